@@ -1,0 +1,121 @@
+package vodbridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/alibabacloud-go/tea/dara"
+	vod "github.com/alibabacloud-go/vod-20170321/v4/client"
+)
+
+// attemptFunc performs one SDK call with ctx bounding the attempt.
+type attemptFunc func(ctx context.Context, sdk *vod.Client, rt *dara.RuntimeOptions) error
+
+// call runs fn up to MaxAttempts times. Each attempt gets its own SDK client
+// and a ctx limited to cfg.Timeout; the caller's ctx bounds the whole call,
+// including backoff sleeps, and is checked before every attempt. The SDK's
+// own retry (RetryOptions) stays off: it sleeps without watching ctx and
+// knows nothing about idempotency.
+//
+// idempotent tells whether the action may be repeated after an ambiguous
+// failure (a timeout or a connection lost after the request was written).
+// Create* are not idempotent: a lost answer may hide a created media, and a
+// retry would create a second one (see [shouldRetry]).
+//
+// The returned error is prefixed "vodbridge: <op>" and wraps an *APIError
+// (VOD answered), the ctx error, or the transport error.
+func (c *Client) call(ctx context.Context, op string, idempotent bool, fn attemptFunc) error {
+	var err error
+	attempts := 0
+	for attempts < c.cfg.MaxAttempts {
+		if attempts > 0 {
+			d := c.backoff(attempts)
+			c.logger.LogAttrs(ctx, slog.LevelWarn, "VODRetry", slog.String("op", op),
+				slog.Int("attempt", attempts+1), slog.Duration("delay", d), slog.String("error", err.Error()))
+			if werr := sleep(ctx, d); werr != nil {
+				return fmt.Errorf("vodbridge: %s: %w (while backing off after: %w)", op, werr, err)
+			}
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			if err == nil {
+				return fmt.Errorf("vodbridge: %s: %w", op, context.Cause(ctx))
+			}
+			return fmt.Errorf("vodbridge: %s: %w (after: %w)", op, context.Cause(ctx), err)
+		}
+		attempts++
+		start := time.Now()
+		err = c.attempt(ctx, op, fn)
+		if err == nil {
+			if c.logger.Enabled(ctx, slog.LevelDebug) {
+				c.logger.LogAttrs(ctx, slog.LevelDebug, "VODCall", slog.String("op", op),
+					slog.Int("attempt", attempts), slog.Duration("took", time.Since(start)))
+			}
+			return nil
+		}
+		var apiErr *APIError
+		if errors.As(err, &apiErr) {
+			apiErr.Attempts = attempts
+		}
+		if ctx.Err() != nil || !shouldRetry(err, idempotent) {
+			break
+		}
+	}
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr
+	}
+	if attempts > 1 {
+		return fmt.Errorf("vodbridge: %s failed after %d attempts: %w", op, attempts, err)
+	}
+	return fmt.Errorf("vodbridge: %s: %w", op, err)
+}
+
+// attempt runs one attempt with the per-attempt timeout.
+func (c *Client) attempt(ctx context.Context, op string, fn attemptFunc) error {
+	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	sdk, err := c.sdk()
+	if err != nil {
+		return fmt.Errorf("init vod sdk: %w", err)
+	}
+	// The runtime options must be non-nil (the SDK dereferences them); zero
+	// values defer to the client config. No SDK-level retries.
+	rt := &dara.RuntimeOptions{}
+	err = translate(op, fn(actx, sdk, rt))
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("attempt timed out after %s: %w", c.cfg.Timeout, err)
+	}
+	return err
+}
+
+// backoff returns the delay before attempt n+1 (n >= 1): an exponential
+// step base·2^(n-1) capped at max, with "equal jitter" (half fixed, half
+// random) so concurrent gateways do not retry in lockstep.
+func (c *Client) backoff(n int) time.Duration {
+	d := c.backoffBase
+	for i := 1; i < n && d < c.backoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, c.backoffMax)
+	if d <= 1 {
+		return d
+	}
+	half := d / 2
+	return half + rand.N(d-half)
+}
+
+// sleep waits d or until ctx is done, whichever comes first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}

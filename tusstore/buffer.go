@@ -1,0 +1,167 @@
+package tusstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"hash/crc64"
+	"io"
+	"sync"
+	"time"
+)
+
+// blockSize is the unit in which part buffers grow and are charged to the
+// buffer budget.
+const blockSize = 1 << 20
+
+// errBusy reports that the buffer budget stayed exhausted.
+var errBusy = errors.New("tusstore: buffer budget exhausted")
+
+// budget is a counting semaphore of blocks shared by all uploads, so that
+// load beyond it becomes 503 instead of memory growth.
+type budget struct {
+	slots chan struct{}
+	pool  sync.Pool
+	wait  time.Duration
+}
+
+func newBudget(bytes int64, wait time.Duration) *budget {
+	n := bytes / blockSize
+	if n < 2 {
+		n = 2
+	}
+	b := &budget{slots: make(chan struct{}, n), wait: wait}
+	b.pool.New = func() any { return new([blockSize]byte) }
+	return b
+}
+
+// get charges one block to the budget, waiting at most b.wait.
+func (b *budget) get(ctx context.Context) (*[blockSize]byte, error) {
+	select {
+	case b.slots <- struct{}{}:
+		return b.pool.Get().(*[blockSize]byte), nil
+	default:
+	}
+	t := time.NewTimer(b.wait)
+	defer t.Stop()
+	select {
+	case b.slots <- struct{}{}:
+		return b.pool.Get().(*[blockSize]byte), nil
+	case <-t.C:
+		return nil, errBusy
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+func (b *budget) put(blk *[blockSize]byte) {
+	b.pool.Put(blk)
+	<-b.slots
+}
+
+// inUse is the number of bytes currently charged.
+func (b *budget) inUse() int64 { return int64(len(b.slots)) * blockSize }
+
+// partBuf holds the bytes of one part in budget blocks, with their CRC-64.
+// It is used by one goroutine at a time.
+type partBuf struct {
+	b      *budget
+	table  *crc64.Table
+	blocks []*[blockSize]byte
+	n      int64
+	crc    uint64
+}
+
+func (s *Store) newPartBuf() *partBuf { return &partBuf{b: s.budget, table: s.crcTable} }
+
+// readFrom reads from src until the buffer holds limit bytes, src ends
+// (io.EOF is not returned) or fails. It returns the bytes read.
+func (p *partBuf) readFrom(ctx context.Context, src io.Reader, limit int64) (int64, error) {
+	var total int64
+	for p.n < limit {
+		blk, off, err := p.space(ctx)
+		if err != nil {
+			return total, err
+		}
+		want := int64(blockSize - off)
+		if rest := limit - p.n; rest < want {
+			want = rest
+		}
+		m, err := io.ReadFull(src, blk[off:int64(off)+want])
+		if m > 0 {
+			p.crc = crc64.Update(p.crc, p.table, blk[off:off+m])
+			p.n += int64(m)
+			total += int64(m)
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// write appends b (used for the stored tail).
+func (p *partBuf) write(ctx context.Context, b []byte) error {
+	_, err := p.readFrom(ctx, bytes.NewReader(b), p.n+int64(len(b)))
+	return err
+}
+
+// space returns the block with free room and the offset into it.
+func (p *partBuf) space(ctx context.Context) (*[blockSize]byte, int, error) {
+	off := int(p.n % blockSize)
+	if off == 0 && int64(len(p.blocks))*blockSize == p.n {
+		blk, err := p.b.get(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		p.blocks = append(p.blocks, blk)
+	}
+	return p.blocks[len(p.blocks)-1], off, nil
+}
+
+// reader returns a fresh reader over the buffered bytes.
+func (p *partBuf) reader() io.Reader { return &bufReader{p: p} }
+
+// bytes copies the buffered bytes (used for small tails).
+func (p *partBuf) bytes() []byte {
+	out := make([]byte, 0, p.n)
+	for i, blk := range p.blocks {
+		end := int64(blockSize)
+		if rest := p.n - int64(i)*blockSize; rest < end {
+			end = rest
+		}
+		out = append(out, blk[:end]...)
+	}
+	return out
+}
+
+// release returns the blocks to the budget. The buffer is empty after.
+func (p *partBuf) release() {
+	for _, blk := range p.blocks {
+		p.b.put(blk)
+	}
+	p.blocks, p.n, p.crc = nil, 0, 0
+}
+
+type bufReader struct {
+	p   *partBuf
+	pos int64
+}
+
+func (r *bufReader) Read(b []byte) (int, error) {
+	if r.pos >= r.p.n {
+		return 0, io.EOF
+	}
+	blk := r.p.blocks[r.pos/blockSize]
+	off := r.pos % blockSize
+	end := int64(blockSize)
+	if rest := r.p.n - (r.pos - off); rest < end {
+		end = rest
+	}
+	m := copy(b, blk[off:end])
+	r.pos += int64(m)
+	return m, nil
+}

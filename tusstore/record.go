@@ -1,0 +1,175 @@
+package tusstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vodgate/vodgate/vodbridge"
+)
+
+// Record field names. A record is a hash of these fields (see
+// internal/redisstate).
+const (
+	fieldInfo = "info" // JSON recordInfo, written at creation and on DeclareLength/finish
+	fieldCred = "cred" // JSON recordCred, written at creation and on refresh
+	fieldTail = "tail" // raw bytes after the last part, below the minimum part size
+	partField = "p:"   // "p:<n>" = "<etag> <size> <crc64>" for each recorded OSS part
+)
+
+// recordInfo is the static part of an upload record.
+type recordInfo struct {
+	Size           int64             `json:"size"`
+	SizeIsDeferred bool              `json:"deferred,omitempty"`
+	MetaData       map[string]string `json:"meta,omitempty"`
+	MediaID        string            `json:"mediaId"`
+	MediaType      string            `json:"mediaType"`
+	Endpoint       string            `json:"endpoint"`
+	Bucket         string            `json:"bucket"`
+	Key            string            `json:"key"`
+	OSSUploadID    string            `json:"ossUploadId"`
+	Created        time.Time         `json:"created"`
+	Expires        time.Time         `json:"expires"`
+	Finished       bool              `json:"finished,omitempty"`
+	ObjectCRC      uint64            `json:"crc,omitempty"`
+}
+
+// recordCred is the upload credential VOD issued.
+type recordCred struct {
+	AccessKeyID     string    `json:"ak"`
+	AccessKeySecret string    `json:"sk"`
+	SecurityToken   string    `json:"token"`
+	Region          string    `json:"region,omitempty"`
+	Expires         time.Time `json:"expires"`
+}
+
+func credFrom(c vodbridge.Credential) recordCred {
+	return recordCred{AccessKeyID: c.AccessKeyID, AccessKeySecret: c.AccessKeySecret,
+		SecurityToken: c.SecurityToken, Region: c.Region, Expires: c.Expires}
+}
+
+// part is one OSS part recorded as durable.
+type part struct {
+	Number int
+	ETag   string
+	Size   int64
+	CRC    uint64
+}
+
+func (p part) field() string { return partField + strconv.Itoa(p.Number) }
+
+func (p part) value() []byte {
+	return []byte(fmt.Sprintf("%s %d %d", p.ETag, p.Size, p.CRC))
+}
+
+func parsePart(field string, v []byte) (part, error) {
+	n, err := strconv.Atoi(strings.TrimPrefix(field, partField))
+	if err != nil {
+		return part{}, fmt.Errorf("tusstore: bad part field %q: %w", field, err)
+	}
+	f := strings.Fields(string(v))
+	if len(f) != 3 {
+		return part{}, fmt.Errorf("tusstore: bad part %d record %q", n, v)
+	}
+	size, err1 := strconv.ParseInt(f[1], 10, 64)
+	crc, err2 := strconv.ParseUint(f[2], 10, 64)
+	if err1 != nil || err2 != nil {
+		return part{}, fmt.Errorf("tusstore: bad part %d record %q", n, v)
+	}
+	return part{Number: n, ETag: f[0], Size: size, CRC: crc}, nil
+}
+
+// record is an upload record as loaded from Records.
+type record struct {
+	info  recordInfo
+	cred  recordCred
+	parts []part // ascending by Number
+	tail  []byte
+}
+
+// offset is the number of durable bytes: recorded parts plus the tail.
+func (r *record) offset() int64 {
+	return r.partBytes() + int64(len(r.tail))
+}
+
+func (r *record) partBytes() int64 {
+	var n int64
+	for _, p := range r.parts {
+		n += p.Size
+	}
+	return n
+}
+
+// nextPart is the number of the next part to upload.
+func (r *record) nextPart() int {
+	if len(r.parts) == 0 {
+		return 1
+	}
+	return r.parts[len(r.parts)-1].Number + 1
+}
+
+// crc is the CRC-64/ECMA of all recorded parts in order.
+func (r *record) crc(combine func(a, b, lenB uint64) uint64) uint64 {
+	var c uint64
+	for i, p := range r.parts {
+		if i == 0 {
+			c = p.CRC
+			continue
+		}
+		c = combine(c, p.CRC, uint64(p.Size))
+	}
+	return c
+}
+
+func encodeRecord(r *record) (map[string][]byte, error) {
+	info, err := json.Marshal(r.info)
+	if err != nil {
+		return nil, fmt.Errorf("tusstore: encode info: %w", err)
+	}
+	cred, err := json.Marshal(r.cred)
+	if err != nil {
+		return nil, fmt.Errorf("tusstore: encode credential: %w", err)
+	}
+	m := map[string][]byte{fieldInfo: info, fieldCred: cred}
+	for _, p := range r.parts {
+		m[p.field()] = p.value()
+	}
+	if len(r.tail) > 0 {
+		m[fieldTail] = r.tail
+	}
+	return m, nil
+}
+
+func decodeRecord(m map[string][]byte) (*record, error) {
+	r := &record{}
+	if err := json.Unmarshal(m[fieldInfo], &r.info); err != nil {
+		return nil, fmt.Errorf("tusstore: decode info: %w", err)
+	}
+	if err := json.Unmarshal(m[fieldCred], &r.cred); err != nil {
+		return nil, fmt.Errorf("tusstore: decode credential: %w", err)
+	}
+	r.tail = m[fieldTail]
+	for k, v := range m {
+		if !strings.HasPrefix(k, partField) {
+			continue
+		}
+		p, err := parsePart(k, v)
+		if err != nil {
+			return nil, err
+		}
+		r.parts = append(r.parts, p)
+	}
+	sort.Slice(r.parts, func(i, j int) bool { return r.parts[i].Number < r.parts[j].Number })
+	return r, nil
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("tusstore: marshal %T: %v", v, err)) // only plain structs are passed
+	}
+	return b
+}

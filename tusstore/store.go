@@ -1,0 +1,327 @@
+package tusstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc64"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/tus/tusd/v2/pkg/handler"
+
+	"github.com/vodgate/vodgate/vodbridge"
+)
+
+// Defaults applied by [Config] when a field is zero.
+const (
+	DefaultPartSize      = 8 << 20           // 8 MiB
+	MinPartSize          = 100 << 10         // OSS minimum for every part but the last
+	MaxPartSize          = 5 << 30           // OSS maximum part size
+	MaxParts             = 10000             // OSS maximum part count
+	MaxObjectSize        = 48_800 << 30      // ~48.8 TB, the OSS object limit (rounded down)
+	DefaultRefreshBefore = 500 * time.Second // refresh at 2,500 s of VOD's 3,000 s
+	DefaultExpiration    = 72 * time.Hour    // below VOD's 7-day cleanup of leftover parts
+	DefaultBufferBudget  = 512 << 20         // bytes of part buffers across all uploads
+	DefaultOSSTimeout    = 2 * time.Minute
+	DefaultOSSAttempts   = 3
+)
+
+// Issuer obtains and refreshes VOD upload targets. *vodbridge.Client
+// implements it.
+type Issuer interface {
+	CreateUpload(ctx context.Context, req vodbridge.CreateRequest) (vodbridge.Target, error)
+	RefreshUpload(ctx context.Context, videoID string) (vodbridge.Target, error)
+	DeleteMedia(ctx context.Context, t vodbridge.MediaType, id string) error
+}
+
+// Records persists upload records as hashes of opaque fields.
+// internal/redisstate implements it. Errors may implement NotFound() bool,
+// Exists() bool, Fenced() bool and Temporary() bool.
+type Records interface {
+	// Create stores a new record; it fails if id exists.
+	Create(ctx context.Context, id string, fields map[string][]byte) error
+	// Load returns every field of the record.
+	Load(ctx context.Context, id string) (map[string][]byte, error)
+	// Update sets and deletes fields atomically, and only if the fence
+	// (when fenceKey is not empty) still holds token.
+	Update(ctx context.Context, id, fenceKey string, token int64, set map[string][]byte, del []string) error
+	// Delete removes the record, under the same fence rule as Update.
+	Delete(ctx context.Context, id, fenceKey string, token int64) error
+}
+
+// Fencer reports the fencing token of a lock this process holds on an
+// upload. *locker.Locker implements it.
+type Fencer interface {
+	Fence(id string) (key string, token int64, ok bool)
+}
+
+// Defaults are the VOD parameters used when an upload's metadata leaves
+// them out.
+type Defaults struct {
+	TemplateGroupID string `yaml:"template-group-id"`
+	WorkflowID      string `yaml:"workflow-id"`
+	CateID          int64  `yaml:"cate-id"`
+	StorageLocation string `yaml:"storage-location"`
+	AppID           string `yaml:"app-id"`
+	Tags            string `yaml:"tags"`
+	UserData        string `yaml:"user-data"`
+}
+
+// Config configures a [Store]. VOD and Records are required.
+type Config struct {
+	VOD     Issuer
+	Records Records
+	// Fencer, if set, makes every record write conditional on the
+	// upload's current lock token.
+	Fencer Fencer
+	// Defaults fills VOD parameters that the metadata leaves out.
+	Defaults Defaults
+	// PartSize is the target OSS part size; it grows for large uploads so
+	// that at most 10,000 parts are used. Default: 8 MiB.
+	PartSize int64
+	// MinPartSize is the smallest non-last part. Default: 100 KiB (OSS).
+	MinPartSize int64
+	// MaxSize caps Upload-Length. Default: 48.8 TB.
+	MaxSize int64
+	// BufferBudget caps the bytes of part buffers held by all uploads;
+	// beyond it a PATCH gets 503 with Retry-After. Default: 512 MiB.
+	BufferBudget int64
+	// RefreshBefore is how long before a credential's deadline it is
+	// refreshed. Default: 500s.
+	RefreshBefore time.Duration
+	// Expiration is how long an unfinished upload is kept after its last
+	// write. Default: 72h; must stay below VOD's 7 days.
+	Expiration time.Duration
+	// DeleteMediaOnTerminate also deletes the VOD media on tus DELETE.
+	DeleteMediaOnTerminate bool
+	// OSSEndpoint, if set, replaces the endpoint VOD hands out (e.g. an
+	// accelerate or -internal endpoint).
+	OSSEndpoint string
+	// OSSAuthV4 signs OSS requests with V4 instead of V1.
+	OSSAuthV4 bool
+	// OSSTimeout bounds one OSS request. Default: 2m.
+	OSSTimeout time.Duration
+	// OSSAttempts bounds attempts of one OSS call. Default: 3.
+	OSSAttempts int
+	// OSSRegion is the region for V4 signing when the credential names
+	// none. Default: cn-shanghai.
+	OSSRegion string
+	// HTTPClient is used for OSS. Default: a client with OSSTimeout.
+	HTTPClient *http.Client
+	// Clock returns the time. Default: time.Now.
+	Clock func() time.Time
+	// Logger receives structured logs. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.PartSize == 0 {
+		c.PartSize = DefaultPartSize
+	}
+	if c.MinPartSize == 0 {
+		c.MinPartSize = MinPartSize
+	}
+	if c.MaxSize == 0 {
+		c.MaxSize = MaxObjectSize
+	}
+	if c.BufferBudget == 0 {
+		c.BufferBudget = DefaultBufferBudget
+	}
+	if c.RefreshBefore == 0 {
+		c.RefreshBefore = DefaultRefreshBefore
+	}
+	if c.Expiration == 0 {
+		c.Expiration = DefaultExpiration
+	}
+	if c.OSSRegion == "" {
+		c.OSSRegion = "cn-shanghai"
+	}
+	if c.OSSTimeout == 0 {
+		c.OSSTimeout = DefaultOSSTimeout
+	}
+	if c.OSSAttempts == 0 {
+		c.OSSAttempts = DefaultOSSAttempts
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports whether c is usable, without I/O.
+func (c *Config) Validate() error {
+	switch {
+	case c.VOD == nil:
+		return errors.New("tusstore: config: VOD is required")
+	case c.Records == nil:
+		return errors.New("tusstore: config: Records is required")
+	case c.MinPartSize < 1:
+		return fmt.Errorf("tusstore: config: min part size %d must be positive", c.MinPartSize)
+	case c.PartSize < c.MinPartSize || c.PartSize > MaxPartSize:
+		return fmt.Errorf("tusstore: config: part size %d outside [%d, %d]", c.PartSize, c.MinPartSize, int64(MaxPartSize))
+	case c.BufferBudget < 2*c.PartSize:
+		return fmt.Errorf("tusstore: config: buffer budget %d below two parts of %d", c.BufferBudget, c.PartSize)
+	case c.Expiration >= 7*24*time.Hour:
+		return fmt.Errorf("tusstore: config: expiration %s must stay below VOD's 7-day part cleanup", c.Expiration)
+	case c.RefreshBefore < 0:
+		return fmt.Errorf("tusstore: config: negative refresh-before %s", c.RefreshBefore)
+	}
+	return nil
+}
+
+var _ handler.DataStore = (*Store)(nil)
+
+// Store is a tusd DataStore that turns each tus upload into a VOD media
+// and its OSS multipart upload. See the package doc for the mapping.
+type Store struct {
+	cfg        Config
+	budget     *budget
+	crcTable   *crc64.Table
+	httpClient *http.Client
+	log        *slog.Logger
+	metrics    *metrics
+	media      *mediaCache
+	// open, if set, replaces the SDK adapter (tests).
+	open func(*recordInfo, *recordCred) (object, error)
+}
+
+// New returns a Store. It does no I/O.
+func New(cfg Config) (*Store, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = defaultHTTPClient(cfg.OSSTimeout)
+	}
+	return &Store{
+		cfg:        cfg,
+		budget:     newBudget(cfg.BufferBudget, 2*time.Second),
+		crcTable:   crc64.MakeTable(crc64.ECMA),
+		httpClient: hc,
+		log:        cfg.Logger.With("component", "tusstore"),
+		metrics:    newMetrics(),
+		media:      newMediaCache(100_000),
+	}, nil
+}
+
+// UseIn registers the store as core, terminater and length deferrer.
+func (s *Store) UseIn(c *handler.StoreComposer) {
+	c.UseCore(s)
+	c.UseTerminater(s)
+	c.UseLengthDeferrer(s)
+}
+
+// AsTerminatableUpload implements [handler.TerminaterDataStore].
+func (s *Store) AsTerminatableUpload(u handler.Upload) handler.TerminatableUpload {
+	return u.(*upload)
+}
+
+// AsLengthDeclarableUpload implements [handler.LengthDeferrerDataStore].
+func (s *Store) AsLengthDeclarableUpload(u handler.Upload) handler.LengthDeclarableUpload {
+	return u.(*upload)
+}
+
+// NewUpload creates the VOD media, initiates its OSS multipart upload and
+// stores the record. Invalid metadata gets a 400 naming the problem.
+func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.Upload, error) {
+	if !info.SizeIsDeferred && info.Size > s.cfg.MaxSize {
+		return nil, handler.ErrMaxSizeExceeded
+	}
+	req, err := CreateRequest(info.MetaData, s.cfg.Defaults, info.Size)
+	if err != nil {
+		s.metrics.rejected.WithLabelValues("metadata").Inc()
+		return nil, err
+	}
+	if info.ID == "" {
+		if info.ID, err = newID(); err != nil {
+			return nil, err
+		}
+	}
+	target, err := s.cfg.VOD.CreateUpload(ctx, req)
+	if err != nil {
+		return nil, s.tusError("create media", err)
+	}
+	now := s.cfg.Clock()
+	u := &upload{s: s, id: info.ID, rec: &record{
+		info: recordInfo{
+			Size: info.Size, SizeIsDeferred: info.SizeIsDeferred, MetaData: info.MetaData,
+			MediaID: target.MediaID, MediaType: string(target.Type),
+			Endpoint: target.Address.Endpoint, Bucket: target.Address.Bucket, Key: target.Address.FileName,
+			Created: now, Expires: now.Add(s.cfg.Expiration),
+		},
+		cred: credFrom(target.Credential),
+	}}
+	err = u.withRetry(ctx, func(o object) error {
+		id, err := o.Initiate(ctx)
+		u.rec.info.OSSUploadID = id
+		return err
+	})
+	if err != nil {
+		return nil, s.tusError("initiate multipart upload", err)
+	}
+	fields, err := encodeRecord(u.rec)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cfg.Records.Create(ctx, u.id, fields); err != nil {
+		return nil, s.tusError("create record", err)
+	}
+	s.media.put(u.id, u.rec.info.MediaID, u.rec.info.MediaType)
+	s.metrics.created.WithLabelValues(u.rec.info.MediaType).Inc()
+	s.log.InfoContext(ctx, "MediaCreated", "id", u.id, "mediaId", target.MediaID, "mediaType", target.Type,
+		"size", info.Size, "bucket", target.Address.Bucket, "key", target.Address.FileName)
+	return u, nil
+}
+
+// GetUpload loads the record of id.
+func (s *Store) GetUpload(ctx context.Context, id string) (handler.Upload, error) {
+	m, err := s.cfg.Records.Load(ctx, id)
+	if err != nil {
+		return nil, s.tusError("load record", err)
+	}
+	rec, err := decodeRecord(m)
+	if err != nil {
+		return nil, err
+	}
+	s.media.put(id, rec.info.MediaID, rec.info.MediaType)
+	return &upload{s: s, id: id, rec: rec}, nil
+}
+
+// MediaOf returns the VOD media of an upload, for the Vod-Media-Id and
+// Vod-Media-Type response headers. It reads Redis only on a cache miss.
+func (s *Store) MediaOf(ctx context.Context, id string) (mediaID, mediaType string, ok bool) {
+	if m, t, ok := s.media.get(id); ok {
+		return m, t, true
+	}
+	u, err := s.GetUpload(ctx, id)
+	if err != nil {
+		return "", "", false
+	}
+	r := u.(*upload).rec
+	return r.info.MediaID, r.info.MediaType, true
+}
+
+func newID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("tusstore: upload id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+func defaultHTTPClient(timeout time.Duration) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	t.ResponseHeaderTimeout = timeout
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return &http.Client{Transport: t}
+}

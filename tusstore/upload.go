@@ -1,0 +1,307 @@
+package tusstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/tus/tusd/v2/pkg/handler"
+
+	"github.com/vodgate/vodgate/vodbridge"
+)
+
+// upload is one tus upload as loaded for one request. It is used by one
+// request at a time (tusd holds the upload's lock).
+type upload struct {
+	s   *Store
+	id  string
+	rec *record
+}
+
+var (
+	_ handler.Upload                 = (*upload)(nil)
+	_ handler.TerminatableUpload     = (*upload)(nil)
+	_ handler.LengthDeclarableUpload = (*upload)(nil)
+)
+
+// GetInfo reports the durable offset: recorded parts plus the tail.
+func (u *upload) GetInfo(ctx context.Context) (handler.FileInfo, error) {
+	i := u.rec.info
+	return handler.FileInfo{
+		ID:             u.id,
+		Size:           i.Size,
+		SizeIsDeferred: i.SizeIsDeferred,
+		Offset:         u.rec.offset(),
+		MetaData:       i.MetaData,
+		Storage: map[string]string{
+			"Type": "vod", "MediaId": i.MediaID, "MediaType": i.MediaType,
+			"Bucket": i.Bucket, "Key": i.Key,
+		},
+	}, nil
+}
+
+// GetReader is not supported: the object lives in VOD's bucket.
+func (u *upload) GetReader(ctx context.Context) (io.ReadCloser, error) {
+	return nil, handler.ErrNotImplemented
+}
+
+// WriteChunk cuts src into OSS parts. A full part is uploaded while the
+// next one is read; what remains when src ends is uploaded as a part if it
+// is at least the minimum part size, else kept as the tail in the record.
+// The returned count covers only durable bytes, so an interrupted body
+// keeps everything read before the cut.
+func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
+	start := u.rec.offset()
+	if u.rec.info.Finished {
+		return 0, handler.NewError("ERR_UPLOAD_FINISHED", "upload is already complete", 403)
+	}
+	if offset != start {
+		return 0, handler.ErrMismatchOffset
+	}
+	p := u.startPipeline(ctx)
+	cur := u.s.newPartBuf()
+	err := cur.write(ctx, u.rec.tail)
+	var read int64
+	parts, startAt := len(u.rec.parts), u.rec.partBytes()
+	for err == nil {
+		target := u.partSize(parts, startAt)
+		var n int64
+		n, err = cur.readFrom(ctx, src, target)
+		read += n
+		if cur.n < target || p.failed.Load() {
+			break
+		}
+		parts, startAt = parts+1, startAt+cur.n
+		p.in <- cur
+		cur = u.s.newPartBuf()
+	}
+	readErr := err
+	perr := p.wait()
+	if perr == nil && read > 0 && cur.n > 0 {
+		perr = u.persistRemainder(ctx, cur)
+	}
+	cur.release()
+	written := u.rec.offset() - start
+	u.s.metrics.bytes.Add(float64(written))
+	if perr != nil {
+		return written, u.s.tusError("write chunk", perr)
+	}
+	if readErr != nil && errors.Is(readErr, errBusy) {
+		return written, u.s.tusError("write chunk", readErr)
+	}
+	// Other read errors are the body's; tusd reports them itself.
+	return written, nil
+}
+
+// pipeline uploads full parts in order on its own goroutine.
+type pipeline struct {
+	in     chan *partBuf
+	done   chan struct{}
+	failed atomic.Bool
+	err    error
+}
+
+func (u *upload) startPipeline(ctx context.Context) *pipeline {
+	p := &pipeline{in: make(chan *partBuf), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for buf := range p.in {
+			if p.err == nil {
+				if p.err = u.commitPart(ctx, buf); p.err != nil {
+					p.failed.Store(true)
+				}
+			}
+			buf.release()
+		}
+	}()
+	return p
+}
+
+// wait closes the pipeline and returns its first error.
+func (p *pipeline) wait() error {
+	close(p.in)
+	<-p.done
+	return p.err
+}
+
+// partSize is the size of the part that starts at byte start after used
+// parts: the configured size, grown so the rest fits in the parts left.
+func (u *upload) partSize(used int, start int64) int64 {
+	ps := u.s.cfg.PartSize
+	if !u.rec.info.SizeIsDeferred {
+		left := int64(MaxParts - used)
+		if left < 1 {
+			left = 1
+		}
+		if need := (u.rec.info.Size - start + left - 1) / left; need > ps {
+			ps = (need + blockSize - 1) / blockSize * blockSize
+		}
+	}
+	return min(ps, MaxPartSize)
+}
+
+// persistRemainder stores the bytes left when a body ends: as a part if it
+// is big enough and parts remain for the rest, else as the tail.
+func (u *upload) persistRemainder(ctx context.Context, buf *partBuf) error {
+	used := len(u.rec.parts) + 1
+	rest := u.rec.info.Size - u.rec.partBytes() - buf.n
+	fits := used < MaxParts-100
+	if !u.rec.info.SizeIsDeferred {
+		left := int64(MaxParts - used)
+		fits = rest == 0 || (left > 0 && (rest+left-1)/left <= MaxPartSize)
+	}
+	last := !u.rec.info.SizeIsDeferred && rest == 0 // the last part may be any size
+	if last || (buf.n >= u.s.cfg.MinPartSize && fits) {
+		return u.commitPart(ctx, buf)
+	}
+	tail := buf.bytes()
+	if err := u.save(ctx, map[string][]byte{fieldTail: tail, fieldInfo: u.touch()}, nil); err != nil {
+		return err
+	}
+	u.rec.tail = tail
+	return nil
+}
+
+// commitPart uploads buf as the next part and records it, consuming the
+// tail (which buf starts with).
+func (u *upload) commitPart(ctx context.Context, buf *partBuf) error {
+	n := u.rec.nextPart()
+	began := time.Now()
+	var pt part
+	err := u.withRetry(ctx, func(o object) error {
+		etag, crc, ok, err := o.UploadPart(ctx, u.rec.info.OSSUploadID, n, buf.reader(), buf.n)
+		if err != nil {
+			return err
+		}
+		if ok && crc != buf.crc {
+			return fmt.Errorf("tusstore: part %d: oss crc64 %d, sent %d: %w", n, crc, buf.crc, errCorrupt)
+		}
+		pt = part{Number: n, ETag: etag, Size: buf.n, CRC: buf.crc}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	u.s.metrics.partSeconds.Observe(time.Since(began).Seconds())
+	var del []string
+	if len(u.rec.tail) > 0 {
+		del = []string{fieldTail}
+	}
+	if err := u.save(ctx, map[string][]byte{pt.field(): pt.value(), fieldInfo: u.touch()}, del); err != nil {
+		return err
+	}
+	u.rec.parts = append(u.rec.parts, pt)
+	u.rec.tail = nil
+	if u.s.log.Enabled(ctx, -4) {
+		u.s.log.DebugContext(ctx, "PartUploaded", "id", u.id, "part", n, "bytes", buf.n)
+	}
+	return nil
+}
+
+// touch moves the expiry forward and returns the encoded info.
+func (u *upload) touch() []byte {
+	u.rec.info.Expires = u.s.cfg.Clock().Add(u.s.cfg.Expiration)
+	return mustJSON(u.rec.info)
+}
+
+// save writes record fields under the upload's fencing token, if any.
+func (u *upload) save(ctx context.Context, set map[string][]byte, del []string) error {
+	var key string
+	var token int64
+	if f := u.s.cfg.Fencer; f != nil {
+		k, t, ok := f.Fence(u.id)
+		if !ok {
+			u.s.metrics.fenced.Inc()
+			u.s.log.WarnContext(ctx, "StaleWriteRejected", "id", u.id, "reason", "lock not held")
+			return errLockLost
+		}
+		key, token = k, t
+	}
+	err := u.s.cfg.Records.Update(ctx, u.id, key, token, set, del)
+	if hasClass(err, "Fenced") {
+		u.s.metrics.fenced.Inc()
+		u.s.log.WarnContext(ctx, "StaleWriteRejected", "id", u.id, "token", token)
+		return fmt.Errorf("%w: %w", errLockLost, err)
+	}
+	return err
+}
+
+// object opens the OSS object with the current credential.
+func (u *upload) object() (object, error) { return u.s.openObject(&u.rec.info, &u.rec.cred) }
+
+// withRetry runs fn against the object, refreshing the credential ahead of
+// its deadline and once when OSS rejects it, and repeating retryable
+// failures up to OSSAttempts times with backoff.
+func (u *upload) withRetry(ctx context.Context, fn func(object) error) error {
+	refreshed := false
+	for attempt := 1; ; attempt++ {
+		if err := u.refreshIfDue(ctx); err != nil {
+			return err
+		}
+		obj, err := u.object()
+		if err != nil {
+			return err
+		}
+		err = fn(obj)
+		if err == nil {
+			return nil
+		}
+		if credentialRejected(err) && !refreshed {
+			refreshed = true
+			if rerr := u.refresh(ctx); rerr != nil {
+				return fmt.Errorf("%w (after %w)", rerr, err)
+			}
+			attempt--
+			continue
+		}
+		if attempt >= u.s.cfg.OSSAttempts || !(retryable(err) || errors.Is(err, errCorrupt)) || ctx.Err() != nil {
+			return err
+		}
+		u.s.metrics.ossRetries.Inc()
+		u.s.log.WarnContext(ctx, "OSSRetry", "id", u.id, "attempt", attempt, "error", err)
+		t := time.NewTimer(time.Duration(attempt*attempt) * 200 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return context.Cause(ctx)
+		}
+	}
+}
+
+func (u *upload) refreshIfDue(ctx context.Context) error {
+	c := u.rec.cred
+	if c.Expires.IsZero() || u.s.cfg.Clock().Before(c.Expires.Add(-u.s.cfg.RefreshBefore)) {
+		return nil
+	}
+	if u.rec.info.MediaType != string(vodbridge.MediaVideo) {
+		return nil // image and attached-media credentials cannot be refreshed
+	}
+	return u.refresh(ctx)
+}
+
+// refresh gets a new credential for the same address and records it.
+func (u *upload) refresh(ctx context.Context) error {
+	if u.rec.info.MediaType != string(vodbridge.MediaVideo) {
+		return fmt.Errorf("tusstore: %s credential expired and cannot be refreshed: %w", u.rec.info.MediaType, errCredential)
+	}
+	t, err := u.s.cfg.VOD.RefreshUpload(ctx, u.rec.info.MediaID)
+	if err != nil {
+		return fmt.Errorf("tusstore: refresh credential of %s: %w", u.rec.info.MediaID, err)
+	}
+	if t.Address.Bucket != u.rec.info.Bucket || t.Address.FileName != u.rec.info.Key {
+		return fmt.Errorf("tusstore: refresh moved %s from %s/%s to %s/%s: %w", u.rec.info.MediaID,
+			u.rec.info.Bucket, u.rec.info.Key, t.Address.Bucket, t.Address.FileName, errCredential)
+	}
+	cred := credFrom(t.Credential)
+	if err := u.save(ctx, map[string][]byte{fieldCred: mustJSON(cred)}, nil); err != nil {
+		return err
+	}
+	u.rec.cred = cred
+	u.s.metrics.refreshes.Inc()
+	u.s.log.InfoContext(ctx, "CredentialRefreshed", "id", u.id, "mediaId", u.rec.info.MediaID, "credential", t.Credential)
+	return nil
+}

@@ -31,6 +31,8 @@ type uploadAuth struct {
 	Region          string          `json:"Region"`
 }
 
+// Decode errors are unprefixed; the caller adds "vodbridge: <op> <id>: ".
+
 // decodeB64JSON decodes standard base64 (tolerating embedded \r, \n, spaces
 // and missing padding) into JSON v. Error messages never quote the input,
 // because UploadAuth contains secrets.
@@ -43,12 +45,12 @@ func decodeB64JSON(field, s string, v any) error {
 		return r
 	}, s)
 	if s == "" {
-		return fmt.Errorf("vodbridge: %s is empty: %w", field, ErrBadResponse)
+		return fmt.Errorf("%s is empty: %w", field, ErrBadResponse)
 	}
 	raw, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
 		if raw, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "=")); err != nil {
-			return fmt.Errorf("vodbridge: %s is not standard base64: %w", field, ErrBadResponse)
+			return fmt.Errorf("%s is not standard base64: %w", field, ErrBadResponse)
 		}
 	}
 	raw = bytes.TrimSpace(raw)
@@ -57,11 +59,11 @@ func decodeB64JSON(field, s string, v any) error {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &se):
-			return fmt.Errorf("vodbridge: %s: invalid json at offset %d: %w", field, se.Offset, ErrBadResponse)
+			return fmt.Errorf("%s: invalid json at offset %d: %w", field, se.Offset, ErrBadResponse)
 		case errors.As(err, &te):
-			return fmt.Errorf("vodbridge: %s: field %s has json type %s: %w", field, te.Field, te.Value, ErrBadResponse)
+			return fmt.Errorf("%s: field %s has json type %s: %w", field, te.Field, te.Value, ErrBadResponse)
 		default:
-			return fmt.Errorf("vodbridge: %s: not a json object: %w", field, ErrBadResponse)
+			return fmt.Errorf("%s: not a json object: %w", field, ErrBadResponse)
 		}
 	}
 	return nil
@@ -81,7 +83,7 @@ func decodeAddress(s string) (Address, error) {
 	}
 	for _, f := range []struct{ name, v string }{{"Endpoint", addr.Endpoint}, {"Bucket", addr.Bucket}, {"FileName", addr.FileName}} {
 		if f.v == "" {
-			return Address{}, fmt.Errorf("vodbridge: UploadAddress lacks %s: %w", f.name, ErrBadResponse)
+			return Address{}, fmt.Errorf("UploadAddress lacks %s: %w", f.name, ErrBadResponse)
 		}
 	}
 	if !strings.Contains(addr.Endpoint, "://") {
@@ -106,10 +108,10 @@ func decodeAuth(s string, issued time.Time, lifetime time.Duration, endpoint, fa
 		Expires:         issued.Add(lifetime),
 	}
 	if c.AccessKeyID == "" {
-		return Credential{}, fmt.Errorf("vodbridge: UploadAuth lacks AccessKeyId: %w", ErrBadResponse)
+		return Credential{}, fmt.Errorf("UploadAuth lacks AccessKeyId: %w", ErrBadResponse)
 	}
 	if c.AccessKeySecret == "" {
-		return Credential{}, fmt.Errorf("vodbridge: UploadAuth lacks AccessKeySecret: %w", ErrBadResponse)
+		return Credential{}, fmt.Errorf("UploadAuth lacks AccessKeySecret: %w", ErrBadResponse)
 	}
 	if c.Region == "" {
 		c.Region = regionFromEndpoint(endpoint)
@@ -120,7 +122,7 @@ func decodeAuth(s string, issued time.Time, lifetime time.Duration, endpoint, fa
 	if a.ExpireUTCTime != "" {
 		t, err := parseInstant(a.ExpireUTCTime)
 		if err != nil {
-			return Credential{}, fmt.Errorf("vodbridge: UploadAuth ExpireUTCTime %q is not an ISO-8601 instant: %w", a.ExpireUTCTime, ErrBadResponse)
+			return Credential{}, fmt.Errorf("UploadAuth ExpireUTCTime %q is not an ISO-8601 instant: %w", a.ExpireUTCTime, ErrBadResponse)
 		}
 		c.Expires = earliest(c.Expires, t)
 	}

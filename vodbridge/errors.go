@@ -13,29 +13,30 @@ import (
 )
 
 // Sentinel errors. Every [*APIError] unwraps to at most one of them; use
-// [errors.Is] on any error returned by a [Client] method.
+// [errors.Is] on any error returned by a [Client] method. They are never
+// returned bare, so their texts carry no package prefix.
 var (
 	// ErrThrottled: VOD refused the call because of rate limiting
 	// (Throttling, Throttling.User, Throttling.Api, ServiceUnavailable, HTTP 429).
 	// The call had no effect; it is safe to try again later.
-	ErrThrottled = errors.New("vodbridge: throttled by vod")
+	ErrThrottled = errors.New("throttled by vod")
 	// ErrNotFound: the media (or a resource named in the request, such as a
 	// template group or storage location) does not exist: InvalidVideo.NotFound,
 	// any *.NotFound code, HTTP 404, or an ID that Delete* reports as non-existent.
-	ErrNotFound = errors.New("vodbridge: not found")
+	ErrNotFound = errors.New("not found")
 	// ErrInvalidArgument: VOD (or vodbridge before sending) rejected the request
 	// parameters: InvalidFileName.Extension, LengthExceededMax, TagsExceededMax,
 	// Missing*, IllegalCharacters, any other HTTP 400. Retrying cannot help.
-	ErrInvalidArgument = errors.New("vodbridge: invalid argument")
+	ErrInvalidArgument = errors.New("invalid argument")
 	// ErrAuth: the gateway's own AccessKey was rejected or lacks permission:
 	// SignatureDoesNotMatch, InvalidAccessKeyId*, InvalidSecurityToken*,
 	// Forbidden*, HTTP 401/403, or an ID that Delete* reports as forbidden.
-	ErrAuth = errors.New("vodbridge: vod authentication or permission failure")
+	ErrAuth = errors.New("vod authentication or permission failure")
 	// ErrServer: VOD answered with a 5xx other than ServiceUnavailable. Retried.
-	ErrServer = errors.New("vodbridge: vod server error")
+	ErrServer = errors.New("vod server error")
 	// ErrBadResponse: a successful VOD response could not be understood, for
 	// example an UploadAuth that is not base64 JSON or lacks an AccessKeyId.
-	ErrBadResponse = errors.New("vodbridge: malformed vod response")
+	ErrBadResponse = errors.New("malformed vod response")
 )
 
 // APIError is an error answer from the VOD API (translated from the SDK's

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/alibabacloud-go/tea/dara"
@@ -86,10 +88,22 @@ func (c *Client) attempt(ctx context.Context, op string, fn attemptFunc) error {
 	// values defer to the client config. No SDK-level retries.
 	rt := &dara.RuntimeOptions{}
 	err = translate(op, fn(actx, sdk, rt))
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = stripQuery(ue.URL) // the query holds the request parameters
+	}
 	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("attempt timed out after %s: %w", c.cfg.Timeout, err)
 	}
 	return err
+}
+
+// stripQuery drops the query string of a request URL for error messages.
+func stripQuery(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i] + "?…"
+	}
+	return u
 }
 
 // backoff returns the delay before attempt n+1 (n >= 1): an exponential

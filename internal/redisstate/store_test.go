@@ -1,0 +1,109 @@
+package redisstate
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+func newStore(t *testing.T) (*Store, *miniredis.Miniredis, redis.UniversalClient) {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	return New(rdb, Config{Prefix: "t", TTL: time.Hour}), mr, rdb
+}
+
+type classed interface {
+	NotFound() bool
+	Exists() bool
+	Fenced() bool
+	Temporary() bool
+}
+
+func class(err error) string {
+	var c classed
+	if !errors.As(err, &c) {
+		return "none"
+	}
+	switch {
+	case c.NotFound():
+		return "notfound"
+	case c.Exists():
+		return "exists"
+	case c.Fenced():
+		return "fenced"
+	case c.Temporary():
+		return "temporary"
+	}
+	return "other"
+}
+
+func TestStoreLifecycle(t *testing.T) {
+	s, mr, rdb := newStore(t)
+	ctx := context.Background()
+	if err := s.Create(ctx, "u1", map[string][]byte{"info": []byte("i"), "tail": []byte("ab")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(ctx, "u1", map[string][]byte{"info": []byte("x")}); class(err) != "exists" {
+		t.Fatalf("second create: %v", err)
+	}
+	if ttl := mr.TTL("t:{u1}:upload"); ttl != time.Hour {
+		t.Fatalf("ttl %v", ttl)
+	}
+	rdb.Set(ctx, "t:{u1}:fence", "7", 0)
+	for _, tc := range []struct {
+		name     string
+		fenceKey string
+		token    int64
+		want     string
+	}{
+		{"unfenced write", "", 0, "none"},
+		{"current token", "t:{u1}:fence", 7, "none"},
+		{"stale token", "t:{u1}:fence", 6, "fenced"},
+		{"missing fence key", "t:{u1}:nofence", 7, "fenced"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.Update(ctx, "u1", tc.fenceKey, tc.token, map[string][]byte{"p:1": []byte(tc.name)}, []string{"tail"})
+			if got := class(err); got != tc.want {
+				t.Fatalf("class %s (%v), want %s", got, err, tc.want)
+			}
+		})
+	}
+	m, err := s.Load(ctx, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m["p:1"]) != "current token" || m["tail"] != nil || string(m["info"]) != "i" {
+		t.Fatalf("record %q", m)
+	}
+	if err := s.Delete(ctx, "u1", "t:{u1}:fence", 6); class(err) != "fenced" {
+		t.Fatalf("stale delete: %v", err)
+	}
+	if err := s.Delete(ctx, "u1", "t:{u1}:fence", 7); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(ctx, "u1"); class(err) != "notfound" {
+		t.Fatalf("load after delete: %v", err)
+	}
+	if err := s.Update(ctx, "u1", "", 0, map[string][]byte{"a": nil}, nil); class(err) != "notfound" {
+		t.Fatalf("update of missing record: %v", err)
+	}
+}
+
+func TestStoreRedisDown(t *testing.T) {
+	s, mr, _ := newStore(t)
+	mr.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := s.Load(ctx, "u"); class(err) != "temporary" {
+		t.Fatalf("load with redis down: %v", err)
+	}
+	if err := s.Ping(ctx); class(err) != "temporary" {
+		t.Fatalf("ping with redis down: %v", err)
+	}
+}

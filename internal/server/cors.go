@@ -1,0 +1,81 @@
+package server
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/tus/tusd/v2/pkg/handler"
+)
+
+// CORS values that differ from tusd's defaults. Browsers only let scripts
+// read response headers listed in Access-Control-Expose-Headers.
+const (
+	extraExposeHeaders = "Upload-Expires, " + HeaderMediaID + ", " + HeaderMediaType + ", " + HeaderRequestID + ", Retry-After"
+	corsAllowMethods   = "POST, HEAD, PATCH, DELETE, OPTIONS"
+)
+
+// CORSConfig returns tusd's CORS configuration for the allowed origins.
+// An origin is "*" (any origin), an exact "scheme://host[:port]", or one
+// with a wildcard host part such as "https://*.example.com". No origins
+// disables CORS handling: no CORS headers are sent and cross-origin
+// browser requests are blocked by the browser. The exposed headers are
+// tusd's defaults plus Upload-Expires, Vod-Media-Id, Vod-Media-Type,
+// X-Request-ID and Retry-After; the allowed request headers are tusd's
+// defaults (Authorization, X-Request-ID, X-HTTP-Method-Override and all tus
+// headers).
+func CORSConfig(origins []string) (*handler.CorsConfig, error) {
+	c := handler.DefaultCorsConfig
+	c.AllowMethods = corsAllowMethods
+	c.ExposeHeaders += ", " + extraExposeHeaders
+	if len(origins) == 0 {
+		c.Disable = true
+		return &c, nil
+	}
+	pattern, err := originPattern(origins)
+	if err != nil {
+		return nil, err
+	}
+	c.AllowOrigin = regexp.MustCompile(pattern)
+	return &c, nil
+}
+
+// originPattern turns allowed origins into tusd's AllowOrigin expression.
+func originPattern(origins []string) (string, error) {
+	alts := make([]string, 0, len(origins))
+	for _, o := range origins {
+		if err := ValidateOrigin(o); err != nil {
+			return "", err
+		}
+		o = strings.TrimRight(strings.TrimSpace(o), "/")
+		if o == "*" {
+			return ".*", nil
+		}
+		q := regexp.QuoteMeta(o)
+		alts = append(alts, strings.ReplaceAll(q, `\*`, `[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*`))
+	}
+	return "^(?:" + strings.Join(alts, "|") + ")$", nil
+}
+
+// ValidateOrigin reports whether o is usable as an allowed origin: "*" or
+// an http(s) origin without path, query or fragment, where the host may
+// start with "*." (any subdomain).
+func ValidateOrigin(o string) error {
+	o = strings.TrimRight(strings.TrimSpace(o), "/")
+	if o == "*" {
+		return nil
+	}
+	u, err := url.Parse(strings.Replace(o, "://*.", "://wildcard.", 1))
+	switch {
+	case err != nil:
+		return fmt.Errorf("server: origin %q: %w", o, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("server: origin %q: scheme must be http or https", o)
+	case u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return fmt.Errorf("server: origin %q: want scheme://host[:port]", o)
+	case strings.Contains(u.Host, "*"):
+		return fmt.Errorf("server: origin %q: a wildcard is only allowed as the first host label", o)
+	}
+	return nil
+}

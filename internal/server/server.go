@@ -1,0 +1,275 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/tus/tusd/v2/pkg/handler"
+	"github.com/tus/tusd/v2/pkg/prometheuscollector"
+)
+
+// Defaults applied by [New] when a [Config] field is zero.
+const (
+	DefaultListen                   = "127.0.0.1:8080"
+	DefaultBasePath                 = "/files/"
+	DefaultReadHeaderTimeout        = 10 * time.Second
+	DefaultIdleTimeout              = 2 * time.Minute
+	DefaultNetworkTimeout           = 60 * time.Second
+	DefaultRequestCompletionTimeout = 10 * time.Second
+	DefaultAcquireLockTimeout       = 20 * time.Second
+	DefaultShutdownTimeout          = 30 * time.Second
+	DefaultMaxHeaderBytes           = 64 << 10
+	DefaultReadyTimeout             = 2 * time.Second
+	DefaultRetryAfter               = 5 // seconds
+)
+
+// Config configures a [Server]. StoreComposer is required.
+type Config struct {
+	// Listen is the TCP address to listen on. Default: 127.0.0.1:8080.
+	Listen string
+	// BasePath is the URL path of the tus endpoint; it must start with "/".
+	// A trailing slash is added. Default: /files/.
+	BasePath string
+	// StoreComposer holds the data store and locker for tusd. Required.
+	StoreComposer *handler.StoreComposer
+	// MaxSize is advertised as Tus-Max-Size and enforced by tusd. If zero
+	// or negative, tusd enforces no limit (the store may still).
+	MaxSize int64
+	// CORSOrigins lists the origins allowed to use the tus endpoint from a
+	// browser (see [CORSConfig]). If empty, CORS is disabled.
+	CORSOrigins []string
+	// BehindProxy makes tusd build Location URLs from X-Forwarded-Host,
+	// X-Forwarded-Proto and Forwarded, and the access log record
+	// X-Forwarded-For. Enable it only behind a proxy that sets them.
+	BehindProxy bool
+	// Media adds Vod-Media-Id and Vod-Media-Type to POST, HEAD and PATCH
+	// responses. If nil, the headers are not sent.
+	Media MediaLookup
+	// Ready lists the dependencies /readyz checks, by name. If empty,
+	// /readyz answers like /healthz.
+	Ready map[string]Pinger
+	// Registry receives the tusd and HTTP metrics and is served on
+	// /metrics. If nil, there are no metrics and no /metrics route.
+	Registry *prometheus.Registry
+	// ReadHeaderTimeout bounds reading request headers. Default: 10s.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout bounds keep-alive idle connections. Default: 2m.
+	IdleTimeout time.Duration
+	// NetworkTimeout is tusd's per-read timeout on request bodies.
+	// Default: 60s.
+	NetworkTimeout time.Duration
+	// RequestCompletionTimeout is how long the data store may keep working
+	// after its request ended (tusd's GracefulRequestCompletionTimeout), so
+	// an interrupted PATCH can persist what it read. Default: 10s.
+	RequestCompletionTimeout time.Duration
+	// AcquireLockTimeout is how long a request waits for an upload's lock.
+	// Default: 20s.
+	AcquireLockTimeout time.Duration
+	// ShutdownTimeout bounds graceful shutdown; connections still open
+	// after it are closed. Default: 30s.
+	ShutdownTimeout time.Duration
+	// MaxHeaderBytes bounds request headers. Default: 64 KiB.
+	MaxHeaderBytes int
+	// Logger receives access logs and tusd's logs. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.BasePath == "" {
+		c.BasePath = DefaultBasePath
+	}
+	if !strings.HasSuffix(c.BasePath, "/") {
+		c.BasePath += "/"
+	}
+	for p, d := range map[*time.Duration]time.Duration{
+		&c.ReadHeaderTimeout:        DefaultReadHeaderTimeout,
+		&c.IdleTimeout:              DefaultIdleTimeout,
+		&c.NetworkTimeout:           DefaultNetworkTimeout,
+		&c.RequestCompletionTimeout: DefaultRequestCompletionTimeout,
+		&c.AcquireLockTimeout:       DefaultAcquireLockTimeout,
+		&c.ShutdownTimeout:          DefaultShutdownTimeout,
+	} {
+		if *p <= 0 {
+			*p = d
+		}
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Server is the gateway's HTTP server. Build it with [New] and start it
+// with [Server.Run] or [Server.Serve].
+type Server struct {
+	cfg      Config
+	tus      *handler.Handler
+	handler  http.Handler
+	conns    prometheus.Gauge
+	draining atomic.Bool
+}
+
+// New builds the tusd handler and the routes, and registers metrics in
+// cfg.Registry. It does no network I/O.
+func New(cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	if cfg.StoreComposer == nil {
+		return nil, errors.New("server: config: StoreComposer is required")
+	}
+	if !strings.HasPrefix(cfg.BasePath, "/") {
+		return nil, fmt.Errorf("server: config: base path %q must start with /", cfg.BasePath)
+	}
+	cors, err := CORSConfig(cfg.CORSOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("server: config: %w", err)
+	}
+	tus, err := handler.NewHandler(handler.Config{
+		StoreComposer:                    cfg.StoreComposer,
+		BasePath:                         cfg.BasePath,
+		MaxSize:                          cfg.MaxSize,
+		DisableDownload:                  true,
+		DisableConcatenation:             true,
+		Cors:                             cors,
+		RespectForwardedHeaders:          cfg.BehindProxy,
+		GracefulRequestCompletionTimeout: cfg.RequestCompletionTimeout,
+		AcquireLockTimeout:               cfg.AcquireLockTimeout,
+		NetworkTimeout:                   cfg.NetworkTimeout,
+		Logger:                           TusdLogger(cfg.Logger),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: tusd handler: %w", err)
+	}
+	s := &Server{cfg: cfg, tus: tus}
+
+	al := &accessLog{
+		logger:      cfg.Logger.With("component", "http"),
+		behindProxy: cfg.BehindProxy,
+		quiet:       map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true},
+	}
+	if cfg.Registry != nil {
+		al.duration = newDurationHistogram()
+		s.conns = prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tusd_connections_open",
+			Help: "Current number of open connections.",
+		})
+		for _, c := range []prometheus.Collector{prometheuscollector.New(tus.Metrics), al.duration, s.conns} {
+			if err := cfg.Registry.Register(c); err != nil {
+				return nil, fmt.Errorf("server: register metrics: %w", err)
+			}
+		}
+	}
+
+	// tusd routes on the path below the base, so strip it; mount the base
+	// path with and without its trailing slash, as tusd's CLI does.
+	route := func(prefix string) http.Handler {
+		h := http.StripPrefix(prefix, tus)
+		if cfg.Media != nil {
+			h = mediaHeaders(cfg.BasePath, cfg.Media, h)
+		}
+		return h
+	}
+	mux := http.NewServeMux()
+	mux.Handle(cfg.BasePath, route(cfg.BasePath))
+	if without := strings.TrimSuffix(cfg.BasePath, "/"); without != "" {
+		mux.Handle(without, route(without))
+	}
+	h := &health{
+		checks: cfg.Ready, timeout: DefaultReadyTimeout, retryAfter: DefaultRetryAfter,
+		draining: &s.draining, logger: cfg.Logger.With("component", "http"),
+	}
+	mux.HandleFunc("GET /healthz", h.live)
+	mux.HandleFunc("GET /readyz", h.ready)
+	if cfg.Registry != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{
+			Registry: cfg.Registry, ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		}))
+	}
+	s.handler = withRequestID(al.wrap(withRetryAfter(DefaultRetryAfter, mux)))
+	return s, nil
+}
+
+// Handler returns the server's root handler (all routes and middleware),
+// for tests and for embedding.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Extensions returns the tus extensions tusd advertises.
+func (s *Server) Extensions() string { return s.tus.SupportedExtensions() }
+
+// Run listens on cfg.Listen and calls [Server.Serve].
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("server: listen: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx is done, then shuts down gracefully (see
+// the package documentation) and returns nil; it returns an error if
+// serving fails. Serve closes ln.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	// Requests outlive ctx (the signal) until shutdown cancels them with
+	// ErrServerShutdown, which makes tusd close in-flight request bodies.
+	baseCtx, cancelBase := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelBase(handler.ErrServerShutdown)
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+		ConnState:         s.connState,
+		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(func() { cancelBase(handler.ErrServerShutdown) })
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log := s.cfg.Logger.With("component", "http")
+	log.InfoContext(ctx, "ServerListening", "addr", ln.Addr().String(), "basePath", s.cfg.BasePath,
+		"extensions", s.tus.SupportedExtensions())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server: serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	log.InfoContext(ctx, "ServerShuttingDown", "timeout", s.cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if err != nil {
+		log.WarnContext(ctx, "ServerShutdownTimeout", "error", err)
+		_ = srv.Close()
+	}
+	<-errc // http.ErrServerClosed
+	log.InfoContext(ctx, "ServerStopped", "graceful", err == nil)
+	return nil
+}
+
+func (s *Server) connState(_ net.Conn, cs http.ConnState) {
+	if s.conns == nil {
+		return
+	}
+	switch cs {
+	case http.StateNew:
+		s.conns.Inc()
+	case http.StateClosed, http.StateHijacked:
+		s.conns.Dec()
+	}
+}

@@ -91,13 +91,11 @@ func TestShutdownInterruptsPatchAndKeepsBytes(t *testing.T) {
 	if r.err != nil {
 		t.Fatalf("interrupted PATCH got no response: %v", r.err)
 	}
-	{
-		defer r.res.Body.Close()
-		body, _ := io.ReadAll(r.res.Body)
-		if r.res.StatusCode != http.StatusServiceUnavailable || r.res.Header.Get("Retry-After") == "" ||
-			!strings.Contains(string(body), handler.ErrServerShutdown.ErrorCode) {
-			t.Errorf("interrupted PATCH answered %d, Retry-After %q", r.res.StatusCode, r.res.Header.Get("Retry-After"))
-		}
+	defer r.res.Body.Close()
+	body, _ := io.ReadAll(r.res.Body)
+	if r.res.StatusCode != http.StatusServiceUnavailable || r.res.Header.Get("Retry-After") == "" ||
+		!strings.Contains(string(body), handler.ErrServerShutdown.ErrorCode) {
+		t.Errorf("interrupted PATCH answered %d %q, Retry-After %q", r.res.StatusCode, body, r.res.Header.Get("Retry-After"))
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net"
 	"net/http"
 	"strings"
@@ -118,8 +117,8 @@ func (h sdkHTTP) Call(req *http.Request, _ *http.Transport) (*http.Response, err
 	if err != nil || resp.StatusCode < 400 || resp.StatusCode > 599 {
 		return resp, err
 	}
-	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct == "text/xml" {
-		return resp, nil // the SDK's XML path
+	if resp.Header.Get("Content-Type") == "text/xml;charset=utf-8" {
+		return resp, nil // the only content type the SDK parses as XML
 	}
 	body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	resp.Body.Close()

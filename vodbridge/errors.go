@@ -30,7 +30,7 @@ var (
 	ErrInvalidArgument = errors.New("invalid argument")
 	// ErrAuth: the gateway's own AccessKey was rejected or lacks permission:
 	// SignatureDoesNotMatch, InvalidAccessKeyId*, InvalidSecurityToken*,
-	// Forbidden*, HTTP 401/403, or an ID that Delete* reports as forbidden.
+	// MissingSecurityToken, InvalidTimeStamp* (clock skew), Forbidden*, HTTP 401/403, or an ID that Delete* reports as forbidden.
 	ErrAuth = errors.New("vod authentication or permission failure")
 	// ErrServer: VOD answered with a 5xx other than ServiceUnavailable. Retried.
 	ErrServer = errors.New("vod server error")
@@ -102,7 +102,7 @@ func classify(code string, status int) error {
 	case strings.HasPrefix(code, "Throttling"), code == "ServiceUnavailable", status == 429:
 		return ErrThrottled
 	case code == "SignatureDoesNotMatch", code == "IncompleteSignature", code == "SignatureNonceUsed",
-		code == "NoPermission", code == "InvalidCredentials",
+		code == "NoPermission", code == "InvalidCredentials", code == "MissingSecurityToken",
 		strings.HasPrefix(code, "InvalidAccessKeyId"), strings.HasPrefix(code, "InvalidSecurityToken"),
 		strings.HasPrefix(code, "InvalidTimeStamp"), strings.HasPrefix(code, "Forbidden"),
 		status == 401, status == 403:

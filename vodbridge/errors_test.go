@@ -39,6 +39,8 @@ func TestClassify(t *testing.T) {
 		{"InvalidAccessKeyId.Inactive", 400, ErrAuth},
 		{"InvalidSecurityToken.Expired", 400, ErrAuth},
 		{"Forbidden.RAM", 403, ErrAuth},
+		{"MissingSecurityToken", 400, ErrAuth},
+		{"InvalidTimeStamp.Expired", 400, ErrAuth},
 		{"Forbidden.InitFailed", 400, ErrAuth},
 		{"Anything", 403, ErrAuth},
 		{"InternalError", 500, ErrServer},

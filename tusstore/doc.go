@@ -1,0 +1,61 @@
+// Package tusstore is a tusd v2 DataStore that uploads each tus upload into
+// ApsaraVideo VOD: the media is created through VOD (CreateUploadVideo,
+// CreateUploadImage or CreateUploadAttachedMedia, see [CreateRequest] for
+// the metadata mapping) and its bytes go straight to the VOD-owned OSS
+// object as one OSS multipart upload, signed with the STS credential VOD
+// issued for exactly that object.
+//
+// # Mapping
+//
+//	tus upload ID (128-bit random hex)
+//	  └─ record in Records (see internal/redisstate): media ID and type,
+//	     OSS endpoint/bucket/key, OSS uploadId, credential, recorded parts
+//	     {number, ETag, size, CRC-64}, and the tail
+//	VOD media (VideoId / ImageId / MediaId) ── OSS object <bucket>/<key>
+//
+// No local disk is used, so any instance sharing the records can continue
+// any upload.
+//
+// # Durability
+//
+// Upload-Offset is the sum of the recorded parts plus the tail. WriteChunk
+// cuts the body into parts of PartSize (grown so the declared length fits
+// in 10,000 parts); a full part is uploaded while the next one is read, and
+// is recorded only after OSS acknowledged it and the CRC-64 OSS reports
+// matches the bytes received. When a body ends, early or not, the
+// remainder is uploaded as a part if it is at least MinPartSize (the OSS
+// 100 KB minimum), else stored as the tail in the record, so an interrupted
+// PATCH keeps every byte it read. FinishUpload uploads the tail as the last
+// part, completes from the recorded list and checks the object's size and
+// CRC-64 (a Complete whose response was lost is recognised by the object).
+// Memory per upload is about two parts, charged to a global BufferBudget;
+// beyond it requests get 503 with Retry-After.
+//
+// # Credentials
+//
+// VOD upload credentials last 3,000 s. Video credentials are refreshed
+// with RefreshUploadVideo RefreshBefore their deadline and once when OSS
+// answers 403 SecurityTokenExpired, InvalidAccessKeyId or
+// InvalidSecurityToken; the OSS uploadId is kept. Image and attached-media
+// credentials cannot be refreshed (VOD has no such call).
+//
+// # Concurrency
+//
+// tusd serialises requests per upload with its Locker. With a Fencer (the
+// Redis locker), every record write also carries the lock's fencing token
+// and is refused if another holder took over, so a paused instance never
+// commits stale state (ErrLockLost, 423).
+//
+// # Permissions
+//
+// The gateway's RAM identity needs vod:CreateUploadVideo,
+// vod:CreateUploadImage, vod:CreateUploadAttachedMedia,
+// vod:RefreshUploadVideo and, with DeleteMediaOnTerminate, vod:DeleteVideo,
+// vod:DeleteImage and vod:DeleteAttachedMedia. OSS access comes from the
+// per-upload credential VOD issues.
+//
+// # Limits
+//
+// Parts are 100 KB to 5 GB, at most 10,000; objects at most 48.8 TB.
+// Expiration must stay below VOD's 7-day cleanup of leftover parts.
+package tusstore

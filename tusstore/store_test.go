@@ -1,0 +1,422 @@
+package tusstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/tus/tusd/v2/pkg/handler"
+	"github.com/tus/tusd/v2/pkg/memorylocker"
+	expslog "golang.org/x/exp/slog"
+
+	"github.com/vodgate/vodgate/internal/osstest"
+	"github.com/vodgate/vodgate/internal/redisstate"
+	"github.com/vodgate/vodgate/internal/vodtest"
+	"github.com/vodgate/vodgate/vodbridge"
+)
+
+// env is a tusd handler on a Store wired to the VOD and OSS simulators and
+// an in-process Redis.
+type env struct {
+	t     *testing.T
+	oss   *osstest.Server
+	vod   *vodtest.Server
+	store *Store
+	url   string
+	mr    *miniredis.Miniredis
+}
+
+func newEnv(t *testing.T, mutate func(*Config)) *env {
+	t.Helper()
+	clock := time.Now
+	oss := osstest.NewServer(osstest.Config{Clock: clock})
+	t.Cleanup(oss.Close)
+	vod := vodtest.NewServer(vodtest.Config{OSS: oss, Clock: clock, AccessKeys: map[string]string{"LTAItest": "test-secret"}})
+	t.Cleanup(vod.Close)
+	vb, err := vodbridge.New(vodbridge.Config{AccessKeyID: "LTAItest", AccessKeySecret: "test-secret",
+		Endpoint: vod.Endpoint(), Protocol: "http", Timeout: 5 * time.Second, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	cfg := Config{VOD: vb, Records: redisstate.New(rdb, redisstate.Config{}), PartSize: 1 << 20, Clock: clock,
+		BufferBudget: 64 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	store, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	composer := handler.NewStoreComposer()
+	store.UseIn(composer)
+	memorylocker.New().UseIn(composer)
+	h, err := handler.NewHandler(handler.Config{BasePath: "/files/", StoreComposer: composer,
+		Logger: expslog.New(expslog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/files/", http.StripPrefix("/files/", h))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &env{t: t, oss: oss, vod: vod, store: store, url: srv.URL + "/files/", mr: mr}
+}
+
+func randomBytes(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 1))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func encodeMeta(m map[string]string) string {
+	var parts []string
+	for k, v := range m {
+		parts = append(parts, k+" "+base64.StdEncoding.EncodeToString([]byte(v)))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (e *env) do(method, url string, hdr map[string]string, body io.Reader) *http.Response {
+	e.t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	if method == http.MethodPatch && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/offset+octet-stream")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, url, err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res
+}
+
+// create makes an upload of length (-1 for deferred) and returns its URL.
+func (e *env) create(length int64, meta map[string]string) string {
+	e.t.Helper()
+	h := map[string]string{"Upload-Metadata": encodeMeta(meta)}
+	if length < 0 {
+		h["Upload-Defer-Length"] = "1"
+	} else {
+		h["Upload-Length"] = strconv.FormatInt(length, 10)
+	}
+	res := e.do(http.MethodPost, e.url, h, nil)
+	if res.StatusCode != http.StatusCreated {
+		e.t.Fatalf("create: status %d", res.StatusCode)
+	}
+	return res.Header.Get("Location")
+}
+
+func (e *env) offset(loc string) int64 {
+	e.t.Helper()
+	res := e.do(http.MethodHead, loc, nil, nil)
+	if res.StatusCode != http.StatusOK {
+		e.t.Fatalf("HEAD: status %d", res.StatusCode)
+	}
+	n, _ := strconv.ParseInt(res.Header.Get("Upload-Offset"), 10, 64)
+	return n
+}
+
+// patch sends data at off and returns the response.
+func (e *env) patch(loc string, off int64, data []byte, extra map[string]string) *http.Response {
+	h := map[string]string{"Upload-Offset": strconv.FormatInt(off, 10)}
+	for k, v := range extra {
+		h[k] = v
+	}
+	return e.do(http.MethodPatch, loc, h, bytes.NewReader(data))
+}
+
+// checkObject asserts the media's object equals data and VOD saw it land.
+func (e *env) checkObject(loc string, data []byte) {
+	e.t.Helper()
+	id := loc[strings.LastIndex(loc, "/")+1:]
+	mediaID, _, ok := e.store.MediaOf(context.Background(), id)
+	if !ok {
+		e.t.Fatalf("no media for %s", id)
+	}
+	m, ok := e.vod.Media(mediaID)
+	if !ok {
+		e.t.Fatalf("vod has no media %s", mediaID)
+	}
+	obj, ok := e.oss.Object(m.Bucket, m.Key)
+	if !ok {
+		e.t.Fatalf("no object %s/%s; vod status %s", m.Bucket, m.Key, m.Status)
+	}
+	sum := sha256.Sum256(data)
+	if obj.Size != int64(len(data)) || obj.SHA256 != hex.EncodeToString(sum[:]) {
+		e.t.Fatalf("object %d bytes sha %s, want %d bytes sha %x", obj.Size, obj.SHA256, len(data), sum)
+	}
+	if m.Status != "UploadSucc" && m.Status != "Normal" {
+		e.t.Fatalf("vod status %q", m.Status)
+	}
+}
+
+func TestUploadSizes(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, tc := range []struct {
+		name  string
+		size  int
+		chunk int // 0 = one PATCH
+	}{
+		{"1 byte", 1, 0},
+		{"99 KB", 99 * 1000, 0},
+		{"100 KB + 1", 100<<10 + 1, 0},
+		{"5 MiB + 3 in one PATCH", 5<<20 + 3, 0},
+		{"5 MiB + 3 in 700 KB chunks", 5<<20 + 3, 700 << 10},
+		{"3 MiB in 50 KB chunks (tails)", 3 << 20, 50 << 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := randomBytes(tc.size, uint64(tc.size))
+			loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
+			chunk := tc.chunk
+			if chunk == 0 {
+				chunk = len(data)
+			}
+			for off := 0; off < len(data); off += chunk {
+				end := min(off+chunk, len(data))
+				res := e.patch(loc, int64(off), data[off:end], nil)
+				if res.StatusCode != http.StatusNoContent {
+					t.Fatalf("PATCH at %d: status %d", off, res.StatusCode)
+				}
+				if got := res.Header.Get("Upload-Offset"); got != strconv.Itoa(end) {
+					t.Fatalf("offset %s after PATCH to %d", got, end)
+				}
+			}
+			e.checkObject(loc, data)
+		})
+	}
+}
+
+func TestDeferredLength(t *testing.T) {
+	e := newEnv(t, nil)
+	data := randomBytes(2<<20+77, 9)
+	loc := e.create(-1, map[string]string{"filename": "clip.mp4"})
+	half := len(data) / 2
+	if res := e.patch(loc, 0, data[:half], nil); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("first PATCH: %d", res.StatusCode)
+	}
+	res := e.patch(loc, int64(half), data[half:], map[string]string{"Upload-Length": strconv.Itoa(len(data))})
+	if res.StatusCode != http.StatusNoContent {
+		t.Fatalf("last PATCH: %d", res.StatusCode)
+	}
+	e.checkObject(loc, data)
+}
+
+// An interrupted body keeps every byte read, not only whole parts.
+func TestInterruptedPatchKeepsBytes(t *testing.T) {
+	e := newEnv(t, nil)
+	data := randomBytes(5<<20, 3)
+	loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
+	cut := 2<<20 + 300<<10 // inside the third 1 MiB part
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest(http.MethodPatch, loc, pr)
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	req.Header.Set("Upload-Offset", "0")
+	req.Header.Set("Content-Type", "application/offset+octet-stream")
+	req.ContentLength = int64(len(data))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
+	if _, err := pw.Write(data[:cut]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	pw.CloseWithError(fmt.Errorf("client went away"))
+	<-done
+	var off int64
+	for i := 0; i < 50; i++ { // the store persists after the request ends
+		if off = e.offset(loc); off == int64(cut) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if off != int64(cut) {
+		t.Fatalf("offset after cut = %d, want %d", off, cut)
+	}
+	if res := e.patch(loc, off, data[off:], nil); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("resume: %d", res.StatusCode)
+	}
+	e.checkObject(loc, data)
+}
+
+func TestCredentialExpiryRefreshes(t *testing.T) {
+	e := newEnv(t, nil)
+	data := randomBytes(3<<20, 4)
+	loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
+	e.patch(loc, 0, data[:1<<20], nil)
+	e.vod.ExpireAll()
+	if res := e.patch(loc, 1<<20, data[1<<20:], nil); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH after expiry: %d", res.StatusCode)
+	}
+	e.checkObject(loc, data)
+	if n := e.vod.CallCount("RefreshUploadVideo"); n != 1 {
+		t.Fatalf("RefreshUploadVideo called %d times", n)
+	}
+}
+
+func TestProactiveRefresh(t *testing.T) {
+	// Due one second after issue: the 3,000 s credential minus 2,999 s.
+	e := newEnv(t, func(c *Config) { c.RefreshBefore = 2999 * time.Second })
+	data := randomBytes(2<<20, 5)
+	loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
+	e.patch(loc, 0, data[:1<<20], nil)
+	time.Sleep(1100 * time.Millisecond)
+	e.patch(loc, 1<<20, data[1<<20:], nil)
+	e.checkObject(loc, data)
+	if n := e.vod.CallCount("RefreshUploadVideo"); n != 1 {
+		t.Fatalf("RefreshUploadVideo called %d times", n)
+	}
+}
+
+func TestOSSFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		inject func(o *osstest.Server)
+	}{
+		{"part 500 then success", func(o *osstest.Server) { o.FailNext(osstest.OpUploadPart, 1, 500, "InternalError") }},
+		{"part connection reset", func(o *osstest.Server) { o.ResetNext(osstest.OpUploadPart, 1, 1000) }},
+		{"complete response lost", func(o *osstest.Server) { o.LoseNextResponse(osstest.OpComplete, 1) }},
+		{"complete 503", func(o *osstest.Server) { o.FailNext(osstest.OpComplete, 2, 503, "ServiceUnavailable") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			data := randomBytes(3<<20+5, 6)
+			loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
+			tc.inject(e.oss)
+			if res := e.patch(loc, 0, data, nil); res.StatusCode != http.StatusNoContent {
+				t.Fatalf("PATCH: %d", res.StatusCode)
+			}
+			e.checkObject(loc, data)
+		})
+	}
+}
+
+// A persistent OSS failure loses no acknowledged byte and answers 503.
+func TestOSSOutageKeepsOffset(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.OSSAttempts = 2 })
+	data := randomBytes(4<<20, 7)
+	loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
+	e.patch(loc, 0, data[:1<<20], nil)
+	e.oss.FailNext(osstest.OpUploadPart, 100, 503, "ServiceUnavailable")
+	res := e.patch(loc, 1<<20, data[1<<20:], nil)
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("PATCH during outage: %d, Retry-After %q", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	if off := e.offset(loc); off != 1<<20 {
+		t.Fatalf("offset %d after failed PATCH", off)
+	}
+	e.oss.FailNext(osstest.OpUploadPart, 0, 0, "")
+	if res := e.patch(loc, 1<<20, data[1<<20:], nil); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH after outage: %d", res.StatusCode)
+	}
+	e.checkObject(loc, data)
+}
+
+func TestTerminateAborts(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.DeleteMediaOnTerminate = true })
+	data := randomBytes(1<<20+10, 8)
+	loc := e.create(int64(len(data)+100), map[string]string{"filename": "clip.mp4"})
+	e.patch(loc, 0, data, nil)
+	if res := e.do(http.MethodDelete, loc, nil, nil); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE: %d", res.StatusCode)
+	}
+	if res := e.do(http.MethodHead, loc, nil, nil); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("HEAD after DELETE: %d", res.StatusCode)
+	}
+	if ups := e.oss.Uploads(); len(ups) != 0 {
+		t.Fatalf("open multipart uploads after DELETE: %+v", ups)
+	}
+	if e.vod.CallCount("DeleteVideo") != 1 {
+		t.Fatal("DeleteVideo not called")
+	}
+}
+
+func TestInvalidMetadataRejected(t *testing.T) {
+	e := newEnv(t, nil)
+	res := e.do(http.MethodPost, e.url, map[string]string{"Upload-Length": "10",
+		"Upload-Metadata": encodeMeta(map[string]string{"filename": "a.exe"})}, nil)
+	if res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	if n := e.vod.CallCount("CreateUploadVideo"); n != 0 {
+		t.Fatalf("VOD called %d times for invalid metadata", n)
+	}
+}
+
+// fence is a Fencer whose answer the test sets.
+type fence struct {
+	key   string
+	token int64
+	held  bool
+}
+
+func (f *fence) Fence(string) (string, int64, bool) { return f.key, f.token, f.held }
+
+func TestStaleWriterIsFenced(t *testing.T) {
+	f := &fence{held: true}
+	e := newEnv(t, func(c *Config) { c.Fencer = f })
+	data := randomBytes(2<<20, 9)
+	loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
+	id := loc[strings.LastIndex(loc, "/")+1:]
+	f.key = "vodgate:{" + id + "}:fence"
+	e.mr.Set(f.key, "5")
+	f.token = 5
+	if res := e.patch(loc, 0, data[:1<<20], nil); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("fenced PATCH with current token: %d", res.StatusCode)
+	}
+	e.mr.Set(f.key, "6") // another instance took the lock
+	if res := e.patch(loc, 1<<20, data[1<<20:], nil); res.StatusCode != http.StatusLocked {
+		t.Fatalf("stale PATCH: %d", res.StatusCode)
+	}
+	if off := e.offset(loc); off != 1<<20 {
+		t.Fatalf("stale writer moved offset to %d", off)
+	}
+}
+
+func TestBufferBudgetAnswers503(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.BufferBudget = 2 << 20 })
+	held := e.store.newPartBuf()
+	if _, err := held.readFrom(context.Background(), bytes.NewReader(make([]byte, 2<<20)), 2<<20); err != nil {
+		t.Fatal(err)
+	}
+	defer held.release()
+	loc := e.create(1<<20, map[string]string{"filename": "clip.mp4"})
+	res := e.patch(loc, 0, make([]byte, 1<<20), nil)
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("over budget: %d, Retry-After %q", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	if off := e.offset(loc); off != 0 {
+		t.Fatalf("offset %d", off)
+	}
+}

@@ -79,7 +79,7 @@ func TestCreateUploadVideo(t *testing.T) {
 				t.Errorf("call %s recorded %s", c.Action, secret)
 			}
 		}
-		if c.Action != "CreateUploadVideo" || c.Status != 200 {
+		if c.Action != "CreateUploadVideo" || c.Status != 200 || (c.AccessKeyID != staticAK && c.AccessKeyID != stsAK) {
 			t.Errorf("call %+v", c)
 		}
 	}

@@ -87,18 +87,18 @@ func (s *Server) authACS3(r *http.Request, authz string, body []byte, now time.T
 	if aerr := s.checkTime(r.Header.Get("x-acs-date"), now); aerr != nil {
 		return credential{}, aerr
 	}
-	payloadHash := r.Header.Get("x-acs-content-sha256")
-	sum := sha256.Sum256(body)
-	if !strings.EqualFold(payloadHash, hex.EncodeToString(sum[:])) {
-		return credential{}, newError(http.StatusBadRequest, codeSignatureMismatch,
-			"Specified signature is not matched with our calculation: x-acs-content-sha256 does not match the body.")
-	}
 	if id := r.Header.Get("x-acs-accesskey-id"); id != "" && id != ak {
 		return incomplete("x-acs-accesskey-id differs from Credential")
 	}
 	secret, aerr := s.checkKey(ak, r.Header.Values("x-acs-security-token"))
 	if aerr != nil {
 		return credential{}, aerr
+	}
+	payloadHash := r.Header.Get("x-acs-content-sha256")
+	sum := sha256.Sum256(body)
+	if !strings.EqualFold(payloadHash, hex.EncodeToString(sum[:])) {
+		return credential{}, newError(http.StatusBadRequest, codeSignatureMismatch,
+			"Specified signature is not matched with our calculation: x-acs-content-sha256 does not match the body.")
 	}
 
 	var canon strings.Builder

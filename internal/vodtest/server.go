@@ -209,13 +209,16 @@ func (s *Server) DefaultStorageLocation() string { return s.defaultStorage }
 // Close stops the listener and closes open connections.
 func (s *Server) Close() { _ = s.srv.Close() }
 
-// Call is one recorded API call. Params never include Signature or SecurityToken.
+// Call is one recorded API call. Params never include Signature, SecurityToken or other
+// protocol parameters.
 type Call struct {
 	Time   time.Time
 	Action string
 	Params map[string]string
 	Status int
 	Code   string
+	// AccessKeyID is the caller's AccessKey ID once the signature verified; "" otherwise.
+	AccessKeyID string
 }
 
 // Calls returns every call so far, oldest first.
@@ -343,7 +346,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		action = first(params, "Action")
 	}
 	now := s.cfg.Clock()
-	resp, aerr := s.handle(r, action, params, body, now)
+	resp, cred, aerr := s.handle(r, action, params, body, now)
 	status, code := http.StatusOK, ""
 	if aerr != nil {
 		status, code = aerr.Status, aerr.Code
@@ -352,34 +355,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp["RequestId"] = requestID
 		writeJSON(w, status, requestID, resp)
 	}
-	s.record(Call{Time: now, Action: action, Params: publicParams(params), Status: status, Code: code})
+	s.record(Call{Time: now, Action: action, Params: publicParams(params), Status: status, Code: code, AccessKeyID: cred.AccessKeyID})
 	s.log.Debug("VODCall", "action", action, "status", status, "code", code, "request_id", requestID)
 }
 
-func (s *Server) handle(r *http.Request, action string, params map[string][]string, body []byte, now time.Time) (map[string]any, *apiError) {
+func (s *Server) handle(r *http.Request, action string, params map[string][]string, body []byte, now time.Time) (map[string]any, credential, *apiError) {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		return nil, newError(http.StatusBadRequest, codeBadMethod, "This http method not supported.")
+		return nil, credential{}, newError(http.StatusBadRequest, codeBadMethod, "This http method not supported.")
 	}
 	fn, ok := s.actions[action]
 	if r.URL.Path != "/" || !ok {
-		return nil, newError(http.StatusNotFound, codeAPINotFound,
+		return nil, credential{}, newError(http.StatusNotFound, codeAPINotFound,
 			"Specified api is not found, please check your url and method.")
 	}
 	cred, aerr := s.authenticate(r, params, body, now)
 	if aerr != nil {
-		return nil, aerr
+		return nil, credential{}, aerr
 	}
 	version := r.Header.Get("x-acs-version")
 	if version == "" {
 		version = first(params, "Version")
 	}
 	if version != APIVersion {
-		return nil, errInvalid("Version")
+		return nil, cred, errInvalid("Version")
 	}
 	if f := s.takeFault(action); f != nil {
-		return nil, &apiError{Status: f.status, Code: f.code, Message: defaultMessage(f.code)}
+		return nil, cred, &apiError{Status: f.status, Code: f.code, Message: defaultMessage(f.code)}
 	}
-	return fn(r.Context(), &request{action: action, params: publicParams(params), now: now, cred: cred})
+	resp, aerr := fn(r.Context(), &request{action: action, params: publicParams(params), now: now, cred: cred})
+	return resp, cred, aerr
 }
 
 func (s *Server) record(c Call) {

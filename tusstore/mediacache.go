@@ -1,21 +1,30 @@
 package tusstore
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
-// mediaCache maps upload IDs to their media, which never change, so the
-// Vod-Media-* headers need no Redis read. It holds at most max entries and
-// drops an arbitrary half when full.
+// mediaCache maps upload IDs to their media, which never change, and to
+// the expiry last seen, so the Vod-Media-* and Upload-Expires headers need
+// no Redis read after a request loaded the record. It holds at most max
+// entries and drops an arbitrary half when full.
 type mediaCache struct {
 	mu  sync.Mutex
 	max int
-	m   map[string][2]string
+	m   map[string]cachedMedia
+}
+
+type cachedMedia struct {
+	id, typ string
+	expires time.Time
 }
 
 func newMediaCache(max int) *mediaCache {
-	return &mediaCache{max: max, m: make(map[string][2]string)}
+	return &mediaCache{max: max, m: make(map[string]cachedMedia)}
 }
 
-func (c *mediaCache) put(id, mediaID, mediaType string) {
+func (c *mediaCache) put(id string, info *recordInfo) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= c.max {
@@ -27,14 +36,18 @@ func (c *mediaCache) put(id, mediaID, mediaType string) {
 			}
 		}
 	}
-	c.m[id] = [2]string{mediaID, mediaType}
+	v := cachedMedia{id: info.MediaID, typ: info.MediaType}
+	if !info.Finished {
+		v.expires = info.Expires
+	}
+	c.m[id] = v
 }
 
-func (c *mediaCache) get(id string) (string, string, bool) {
+func (c *mediaCache) get(id string) (cachedMedia, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v, ok := c.m[id]
-	return v[0], v[1], ok
+	return v, ok
 }
 
 func (c *mediaCache) delete(id string) {

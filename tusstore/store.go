@@ -275,7 +275,7 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 	if err := s.cfg.Records.Create(ctx, u.id, fields); err != nil {
 		return nil, s.tusError("create record", err)
 	}
-	s.media.put(u.id, u.rec.info.MediaID, u.rec.info.MediaType)
+	s.media.put(u.id, &u.rec.info)
 	s.metrics.created.WithLabelValues(u.rec.info.MediaType).Inc()
 	s.log.InfoContext(ctx, "MediaCreated", "id", u.id, "mediaId", target.MediaID, "mediaType", target.Type,
 		"size", info.Size, "bucket", target.Address.Bucket, "key", target.Address.FileName)
@@ -292,22 +292,35 @@ func (s *Store) GetUpload(ctx context.Context, id string) (handler.Upload, error
 	if err != nil {
 		return nil, err
 	}
-	s.media.put(id, rec.info.MediaID, rec.info.MediaType)
+	if !rec.info.Finished && !rec.info.Expires.IsZero() && s.cfg.Clock().After(rec.info.Expires) {
+		return nil, handler.ErrNotFound // expired; the record's TTL removes it
+	}
+	s.media.put(id, &rec.info)
 	return &upload{s: s, id: id, rec: rec}, nil
 }
 
 // MediaOf returns the VOD media of an upload, for the Vod-Media-Id and
 // Vod-Media-Type response headers. It reads Redis only on a cache miss.
 func (s *Store) MediaOf(ctx context.Context, id string) (mediaID, mediaType string, ok bool) {
-	if m, t, ok := s.media.get(id); ok {
-		return m, t, true
+	m, ok := s.describe(ctx, id)
+	return m.id, m.typ, ok
+}
+
+// ExpiresOf returns when an unfinished upload expires, for the
+// Upload-Expires header (ok=false when unknown or finished).
+func (s *Store) ExpiresOf(ctx context.Context, id string) (time.Time, bool) {
+	m, ok := s.describe(ctx, id)
+	return m.expires, ok && !m.expires.IsZero()
+}
+
+func (s *Store) describe(ctx context.Context, id string) (cachedMedia, bool) {
+	if m, ok := s.media.get(id); ok {
+		return m, true
 	}
-	u, err := s.GetUpload(ctx, id)
-	if err != nil {
-		return "", "", false
+	if _, err := s.GetUpload(ctx, id); err != nil {
+		return cachedMedia{}, false
 	}
-	r := u.(*upload).rec
-	return r.info.MediaID, r.info.MediaType, true
+	return s.media.get(id)
 }
 
 func newID() (string, error) {

@@ -420,3 +420,17 @@ func TestBufferBudgetAnswers503(t *testing.T) {
 		t.Fatalf("offset %d", off)
 	}
 }
+
+func TestExpiry(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Expiration = time.Second })
+	loc := e.create(1000, map[string]string{"filename": "clip.mp4"})
+	id := loc[strings.LastIndex(loc, "/")+1:]
+	exp, ok := e.store.ExpiresOf(context.Background(), id)
+	if !ok || time.Until(exp) > time.Second || time.Until(exp) < 0 {
+		t.Fatalf("ExpiresOf = %v, %v", exp, ok)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if res := e.do(http.MethodHead, loc, nil, nil); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("HEAD of expired upload: %d", res.StatusCode)
+	}
+}

@@ -204,6 +204,7 @@ func (u *upload) commitPart(ctx context.Context, buf *partBuf) error {
 // touch moves the expiry forward and returns the encoded info.
 func (u *upload) touch() []byte {
 	u.rec.info.Expires = u.s.cfg.Clock().Add(u.s.cfg.Expiration)
+	u.s.media.put(u.id, &u.rec.info)
 	return mustJSON(u.rec.info)
 }
 

@@ -85,6 +85,9 @@ func classify(err error) *handler.Error {
 	case errors.As(err, &api) && (errors.Is(err, vodbridge.ErrInvalidArgument) || errors.Is(err, vodbridge.ErrNotFound)):
 		e := handler.NewError("ERR_VOD_REJECTED", "VOD rejected the upload: "+api.Code+": "+api.Message, http.StatusBadRequest)
 		return &e
+	case errors.Is(err, vodbridge.ErrInvalidArgument): // rejected before sending
+		e := handler.NewError("ERR_VOD_REJECTED", "invalid VOD parameters: "+err.Error(), http.StatusBadRequest)
+		return &e
 	case errors.As(err, &api):
 		return pick(ErrVODUnavailable)
 	case noSuchUpload(err):

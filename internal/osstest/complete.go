@@ -46,7 +46,10 @@ func (s *Server) complete(rq *request) {
 	var want []int // nil with complete-all: every uploaded part
 	etags := map[int]string{}
 	if all {
-		if len(bytes.TrimSpace(body)) != 0 {
+		// An empty body, or (as the v1 Go SDK sends with nil parts) an empty
+		// <CompleteMultipartUpload/>, is accepted; a list of parts is not.
+		var req completeRequest
+		if len(bytes.TrimSpace(body)) != 0 && (xml.Unmarshal(body, &req) != nil || len(req.Parts) != 0) {
 			rq.fail(errInvalidArgument("Should not specify both complete all header and http body.", "x-oss-complete-all", "yes"))
 			return
 		}

@@ -1,0 +1,72 @@
+package tusstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+
+	"github.com/aliyun/aliyun-oss-go-sdk/oss"
+	"github.com/tus/tusd/v2/pkg/handler"
+
+	"github.com/vodgate/vodgate/vodbridge"
+)
+
+type classErr struct{ notFound, fenced, temporary bool }
+
+func (e classErr) Error() string   { return "record error" }
+func (e classErr) NotFound() bool  { return e.notFound }
+func (e classErr) Fenced() bool    { return e.fenced }
+func (e classErr) Temporary() bool { return e.temporary }
+func (e classErr) Exists() bool    { return false }
+
+func TestTusError(t *testing.T) {
+	s := &Store{log: slog.New(slog.NewTextHandler(io.Discard, nil)), metrics: newMetrics()}
+	wrap := func(err error) error { return fmt.Errorf("tusstore: op: %w", err) }
+	for _, tc := range []struct {
+		name   string
+		err    error
+		status int // 0: not a tus error (tusd answers 500)
+		code   string
+	}{
+		{"tus error passes through", handler.ErrNotFound, 404, "ERR_UPLOAD_NOT_FOUND"},
+		{"buffer budget", wrap(errBusy), 503, "ERR_BUSY"},
+		{"lock lost", wrap(errLockLost), 423, "ERR_LOCK_LOST"},
+		{"fenced record write", wrap(classErr{fenced: true}), 423, "ERR_LOCK_LOST"},
+		{"record missing", wrap(classErr{notFound: true}), 404, "ERR_UPLOAD_NOT_FOUND"},
+		{"redis down", wrap(classErr{temporary: true}), 503, "ERR_STATE_UNAVAILABLE"},
+		{"length too large", errTooLarge, 413, "ERR_MAX_SIZE_EXCEEDED"},
+		{"checksum mismatch", wrap(errCorrupt), 500, "ERR_CHECKSUM_MISMATCH"},
+		{"other vod api error", wrap(&vodbridge.APIError{Code: "InternalError", Status: 500}), 503, "ERR_VOD_UNAVAILABLE"},
+		{"vod throttled sentinel", wrap(vodbridge.ErrThrottled), 503, "ERR_VOD_THROTTLED"},
+		{"vod auth", wrap(vodbridge.ErrAuth), 502, "ERR_VOD_AUTH"},
+		{"vod invalid before send", wrap(vodbridge.ErrInvalidArgument), 400, "ERR_VOD_REJECTED"},
+		{"oss no such upload", wrap(oss.ServiceError{Code: "NoSuchUpload", StatusCode: 404}), 410, "ERR_UPLOAD_GONE"},
+		{"oss token expired after refresh", wrap(oss.ServiceError{Code: "SecurityTokenExpired", StatusCode: 403}), 503, "ERR_STORAGE_UNAVAILABLE"},
+		{"oss 5xx", wrap(oss.ServiceError{Code: "InternalError", StatusCode: 500}), 503, "ERR_STORAGE_UNAVAILABLE"},
+		{"oss unexpected 4xx", wrap(oss.ServiceError{Code: "AccessDenied", StatusCode: 403}), 0, ""},
+		{"network", wrap(&net.OpError{Op: "dial", Err: errors.New("connection refused")}), 503, "ERR_STORAGE_UNAVAILABLE"},
+		{"cancelled", wrap(context.Canceled), 0, ""},
+		{"unknown", errors.New("boom"), 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.tusError("op", tc.err)
+			var he handler.Error
+			if !errors.As(err, &he) {
+				if tc.status != 0 {
+					t.Fatalf("got %v, want %d %s", err, tc.status, tc.code)
+				}
+				return
+			}
+			if he.HTTPResponse.StatusCode != tc.status || he.ErrorCode != tc.code {
+				t.Fatalf("got %d %s, want %d %s", he.HTTPResponse.StatusCode, he.ErrorCode, tc.status, tc.code)
+			}
+			if tc.status == 503 && he.HTTPResponse.Header["Retry-After"] == "" {
+				t.Fatal("503 without Retry-After")
+			}
+		})
+	}
+}

@@ -82,6 +82,9 @@ func (u *upload) DeclareLength(ctx context.Context, length int64) error {
 	if length > u.s.cfg.MaxSize {
 		return errTooLarge
 	}
+	if c := u.rec.info.MaxSize; c > 0 && length > c {
+		return ErrCallerSizeExceeded
+	}
 	u.rec.info.Size = length
 	u.rec.info.SizeIsDeferred = false
 	if err := u.save(ctx, map[string][]byte{fieldInfo: u.touch()}, nil); err != nil {

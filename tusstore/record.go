@@ -34,6 +34,8 @@ type recordInfo struct {
 	Created        time.Time         `json:"created"`
 	Expires        time.Time         `json:"expires"`
 	Finished       bool              `json:"finished,omitempty"`
+	Owner          string            `json:"owner,omitempty"`
+	MaxSize        int64             `json:"maxSize,omitempty"` // the creator's cap; 0 = none
 	ObjectCRC      uint64            `json:"crc,omitempty"`
 }
 

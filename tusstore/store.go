@@ -76,6 +76,10 @@ type Defaults struct {
 type Config struct {
 	VOD     Issuer
 	Records Records
+	// CallerOf, if set, returns the authenticated caller of a request
+	// (from the request context). Uploads then belong to their creator's
+	// Owner and honour the caller's caps and fixed parameters.
+	CallerOf func(ctx context.Context) (Caller, bool)
 	// Fencer, if set, makes every record write conditional on the
 	// upload's current lock token.
 	Fencer Fencer
@@ -241,6 +245,11 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 		s.metrics.rejected.WithLabelValues("metadata").Inc()
 		return nil, err
 	}
+	owner, capSize, err := s.applyCaller(ctx, info, &req)
+	if err != nil {
+		s.metrics.rejected.WithLabelValues("caller").Inc()
+		return nil, err
+	}
 	if info.ID == "" {
 		if info.ID, err = newID(); err != nil {
 			return nil, err
@@ -256,7 +265,7 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 			Size: info.Size, SizeIsDeferred: info.SizeIsDeferred, MetaData: info.MetaData,
 			MediaID: target.MediaID, MediaType: string(target.Type),
 			Endpoint: target.Address.Endpoint, Bucket: target.Address.Bucket, Key: target.Address.FileName,
-			Created: now, Expires: now.Add(s.cfg.Expiration),
+			Created: now, Expires: now.Add(s.cfg.Expiration), Owner: owner, MaxSize: capSize,
 		},
 		cred: credFrom(target.Credential),
 	}}
@@ -294,6 +303,9 @@ func (s *Store) GetUpload(ctx context.Context, id string) (handler.Upload, error
 	}
 	if !rec.info.Finished && !rec.info.Expires.IsZero() && s.cfg.Clock().After(rec.info.Expires) {
 		return nil, handler.ErrNotFound // expired; the record's TTL removes it
+	}
+	if !s.visible(ctx, &rec.info) {
+		return nil, handler.ErrNotFound // do not reveal that the upload exists
 	}
 	s.media.put(id, &rec.info)
 	return &upload{s: s, id: id, rec: rec}, nil

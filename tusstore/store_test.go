@@ -73,7 +73,7 @@ func newEnv(t *testing.T, mutate func(*Config)) *env {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/files/", http.StripPrefix("/files/", h))
+	mux.Handle("/files/", withTestOwner(http.StripPrefix("/files/", h)))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &env{t: t, oss: oss, vod: vod, store: store, url: srv.URL + "/files/", mr: mr}
@@ -433,4 +433,105 @@ func TestExpiry(t *testing.T) {
 	if res := e.do(http.MethodHead, loc, nil, nil); res.StatusCode != http.StatusNotFound {
 		t.Fatalf("HEAD of expired upload: %d", res.StatusCode)
 	}
+}
+
+type ownerKey struct{}
+
+// withTestOwner puts the X-Test-Owner header in the request context, as
+// the authentication middleware puts the caller.
+func withTestOwner(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o := r.Header.Get("X-Test-Owner"); o != "" {
+			r = r.WithContext(context.WithValue(r.Context(), ownerKey{}, o))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func TestCallerOwnershipAndCaps(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.CallerOf = func(ctx context.Context) (Caller, bool) {
+			o, ok := ctx.Value(ownerKey{}).(string)
+			switch o {
+			case "capped":
+				return Caller{Owner: o, MaxSize: 300 << 10, MediaTypes: []string{"video"},
+					Fixed: Fixed{TemplateGroupID: "VOD_NO_TRANSCODE"}}, true
+			}
+			return Caller{Owner: o}, ok
+		}
+	})
+	alice := map[string]string{"X-Test-Owner": "alice"}
+	res := e.do(http.MethodPost, e.url, map[string]string{"X-Test-Owner": "alice", "Upload-Length": "200000",
+		"Upload-Metadata": encodeMeta(map[string]string{"filename": "a.mp4"})}, nil)
+	loc := res.Header.Get("Location")
+	data := randomBytes(200000, 11)
+	for _, tc := range []struct {
+		name   string
+		method string
+		hdr    map[string]string
+		want   int
+	}{
+		{"owner HEAD", http.MethodHead, alice, 200},
+		{"other HEAD", http.MethodHead, map[string]string{"X-Test-Owner": "bob"}, 404},
+		{"anonymous HEAD", http.MethodHead, nil, 404},
+		{"other PATCH", http.MethodPatch, map[string]string{"X-Test-Owner": "bob", "Upload-Offset": "0"}, 404},
+		{"other DELETE", http.MethodDelete, map[string]string{"X-Test-Owner": "bob"}, 404},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var body io.Reader
+			if tc.method == http.MethodPatch {
+				body = bytes.NewReader(data)
+			}
+			if got := e.do(tc.method, loc, tc.hdr, body).StatusCode; got != tc.want {
+				t.Fatalf("status %d, want %d", got, tc.want)
+			}
+		})
+	}
+	if res := e.patch(loc, 0, data, alice); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("owner PATCH: %d", res.StatusCode)
+	}
+
+	capped := map[string]string{"X-Test-Owner": "capped"}
+	post := func(length string, meta map[string]string) *http.Response {
+		h := map[string]string{"X-Test-Owner": "capped", "Upload-Metadata": encodeMeta(meta)}
+		if length == "" {
+			h["Upload-Defer-Length"] = "1"
+		} else {
+			h["Upload-Length"] = length
+		}
+		return e.do(http.MethodPost, e.url, h, nil)
+	}
+	if res := post("400000", map[string]string{"filename": "a.mp4"}); res.StatusCode != 413 {
+		t.Fatalf("over cap at creation: %d", res.StatusCode)
+	}
+	if res := post("1000", map[string]string{"filename": "a.png", "type": "image"}); res.StatusCode != 403 {
+		t.Fatalf("forbidden media type: %d", res.StatusCode)
+	}
+	res = post("", map[string]string{"filename": "a.mp4", "templateGroupId": "chosen"})
+	if res.StatusCode != 201 {
+		t.Fatalf("deferred create: %d", res.StatusCode)
+	}
+	loc = res.Header.Get("Location")
+	big := randomBytes(400<<10, 12)
+	if res := e.patch(loc, 0, big, capped); res.StatusCode != 413 {
+		t.Fatalf("PATCH past the cap: %d", res.StatusCode)
+	}
+	if off := offsetAs(e, loc, capped); off > 300<<10 {
+		t.Fatalf("offset %d past the cap", off)
+	}
+	var tg string
+	for _, c := range e.vod.Calls() {
+		if c.Action == "CreateUploadVideo" {
+			tg = c.Params["TemplateGroupId"]
+		}
+	}
+	if tg != "VOD_NO_TRANSCODE" {
+		t.Fatalf("fixed template group not imposed: %q", tg)
+	}
+}
+
+func offsetAs(e *env, loc string, hdr map[string]string) int64 {
+	res := e.do(http.MethodHead, loc, hdr, nil)
+	n, _ := strconv.ParseInt(res.Header.Get("Upload-Offset"), 10, 64)
+	return n
 }

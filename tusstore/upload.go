@@ -61,6 +61,12 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	if offset != start {
 		return 0, handler.ErrMismatchOffset
 	}
+	if c := u.rec.info.MaxSize; c > 0 {
+		if start >= c {
+			return 0, ErrCallerSizeExceeded
+		}
+		src = &capReader{r: src, left: c - start}
+	}
 	p := u.startPipeline(ctx)
 	cur := u.s.newPartBuf()
 	err := cur.write(ctx, u.rec.tail)
@@ -89,7 +95,7 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	if perr != nil {
 		return written, u.s.tusError("write chunk", perr)
 	}
-	if readErr != nil && errors.Is(readErr, errBusy) {
+	if readErr != nil && (errors.Is(readErr, errBusy) || errors.Is(readErr, ErrCallerSizeExceeded)) {
 		return written, u.s.tusError("write chunk", readErr)
 	}
 	// Other read errors are the body's; tusd reports them itself.

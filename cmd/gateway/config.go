@@ -1,0 +1,132 @@
+package main
+
+import (
+	"time"
+
+	"github.com/vodgate/vodgate/internal/server"
+	"github.com/vodgate/vodgate/tusstore"
+)
+
+// Config is the gateway's whole configuration. Every field with a yaml tag
+// is a key of the YAML file, a flag of the same name and an environment
+// variable VODGATE_<KEY> (upper snake case), except fields tagged
+// flag:"-", which only the file (and the ALIBABA_CLOUD_* variables) set.
+// Precedence: flag > environment > file > default. The usage tag is the
+// flag's help text; configs/gateway.example.yaml documents the same keys.
+type Config struct {
+	// HTTP
+	Listen      string `yaml:"listen" usage:"TCP address to listen on"`
+	BasePath    string `yaml:"base-path" usage:"URL path of the tus endpoint"`
+	CORSOrigins List   `yaml:"cors-origins" usage:"comma-separated origins allowed to upload from browsers: * (any), https://app.example.com, https://*.example.com; empty disables CORS"`
+	BehindProxy bool   `yaml:"behind-proxy" usage:"trust X-Forwarded-Host/-Proto and Forwarded for upload URLs (only behind a proxy that sets them)"`
+	LogLevel    string `yaml:"log-level" usage:"log level: debug, info, warn or error"`
+
+	// Timeouts
+	ReadHeaderTimeout        time.Duration `yaml:"read-header-timeout" usage:"time allowed to read request headers"`
+	IdleTimeout              time.Duration `yaml:"idle-timeout" usage:"keep-alive idle connection timeout"`
+	NetworkTimeout           time.Duration `yaml:"network-timeout" usage:"timeout of each read of a request body; a stalled upload is cut after it"`
+	RequestCompletionTimeout time.Duration `yaml:"request-completion-timeout" usage:"time the store gets after a request ends (e.g. is interrupted) to persist what it received"`
+	AcquireLockTimeout       time.Duration `yaml:"acquire-lock-timeout" usage:"how long a request waits for an upload's lock"`
+	ShutdownTimeout          time.Duration `yaml:"shutdown-timeout" usage:"bound on graceful shutdown after SIGTERM/SIGINT"`
+
+	// Redis
+	RedisURL    string        `yaml:"redis-url" usage:"Redis URL (redis:// or rediss://, user:password@, /db)"`
+	RedisPrefix string        `yaml:"redis-prefix" usage:"prefix of every Redis key"`
+	LockTTL     time.Duration `yaml:"lock-ttl" usage:"TTL of an upload's Redis lock; renewed while held, so a crashed holder frees it after this"`
+
+	// VOD
+	VODRegion      string        `yaml:"vod-region" usage:"ApsaraVideo VOD region"`
+	VODEndpoint    string        `yaml:"vod-endpoint" usage:"VOD API endpoint host[:port]; empty: the region's public endpoint"`
+	VODProtocol    string        `yaml:"vod-protocol" usage:"VOD API protocol: https or http"`
+	VODTimeout     time.Duration `yaml:"vod-timeout" usage:"timeout of one VOD API attempt"`
+	VODMaxAttempts int           `yaml:"vod-max-attempts" usage:"attempts per VOD API call (retries throttling, 5xx, network errors)"`
+	// Credentials: ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET
+	// and ALIBABA_CLOUD_SECURITY_TOKEN override these (discouraged) file keys.
+	AccessKeyID     string `yaml:"access-key-id" flag:"-"`
+	AccessKeySecret string `yaml:"access-key-secret" flag:"-"`
+	SecurityToken   string `yaml:"security-token" flag:"-"`
+
+	// OSS
+	OSSEndpoint string        `yaml:"oss-endpoint" usage:"OSS endpoint to use instead of the one VOD returns (e.g. an -internal or accelerate endpoint)"`
+	OSSAuthV4   bool          `yaml:"oss-auth-v4" usage:"sign OSS requests with signature V4 instead of V1"`
+	OSSTimeout  time.Duration `yaml:"oss-timeout" usage:"timeout of one OSS request"`
+	OSSAttempts int           `yaml:"oss-attempts" usage:"attempts per OSS call"`
+
+	// Uploads
+	PartSize               ByteSize      `yaml:"part-size" usage:"target OSS part size; grows for large uploads to stay within 10,000 parts"`
+	MaxSize                ByteSize      `yaml:"max-size" usage:"largest accepted Upload-Length; 0: the OSS object limit (48.8 TB)"`
+	BufferBudget           ByteSize      `yaml:"buffer-budget" usage:"memory for part buffers across all uploads; beyond it PATCH gets 503 with Retry-After"`
+	RefreshBefore          time.Duration `yaml:"refresh-before" usage:"refresh VOD upload credentials this long before they expire"`
+	Expiration             time.Duration `yaml:"expiration" usage:"unfinished uploads expire this long after their last write (below VOD's 7 days)"`
+	DeleteMediaOnTerminate bool          `yaml:"delete-media-on-terminate" usage:"also delete the VOD media on tus DELETE"`
+
+	// VOD parameters used when the upload metadata leaves them out.
+	DefaultTemplateGroupID string `yaml:"default-template-group-id" usage:"VOD TemplateGroupId when the metadata has no templateGroupId"`
+	DefaultWorkflowID      string `yaml:"default-workflow-id" usage:"VOD WorkflowId when the metadata has no workflowId"`
+	DefaultCateID          int64  `yaml:"default-cate-id" usage:"VOD CateId when the metadata has no cateId; 0: none"`
+	DefaultStorageLocation string `yaml:"default-storage-location" usage:"VOD StorageLocation when the metadata has no storageLocation"`
+	DefaultAppID           string `yaml:"default-app-id" usage:"VOD AppId when the metadata has no appId"`
+	DefaultTags            string `yaml:"default-tags" usage:"comma-separated VOD Tags when the metadata has no tags"`
+	DefaultUserData        string `yaml:"default-user-data" usage:"VOD UserData JSON when the metadata has no userData"`
+
+	// Development mode
+	Dev            bool   `yaml:"dev" usage:"run with in-process OSS/VOD simulators and an embedded Redis (no cloud account needed)"`
+	DevDataDir     string `yaml:"dev-data-dir" usage:"-dev: directory for simulated OSS objects and the embedded Redis snapshot"`
+	DevOSSListen   string `yaml:"dev-oss-listen" usage:"-dev: address of the OSS simulator"`
+	DevVODListen   string `yaml:"dev-vod-listen" usage:"-dev: address of the VOD simulator"`
+	DevRedisListen string `yaml:"dev-redis-listen" usage:"-dev: address of the embedded Redis"`
+}
+
+// Defaults not owned by a library package.
+const (
+	DefaultRedisURL       = "redis://127.0.0.1:6379/0"
+	DefaultRedisPrefix    = "vodgate"
+	DefaultLockTTL        = 5 * time.Second
+	DefaultVODRegion      = "cn-shanghai"
+	DefaultVODProtocol    = "https"
+	DefaultVODTimeout     = 10 * time.Second
+	DefaultVODMaxAttempts = 3
+	DefaultDevDataDir     = "./.devdata"
+	DefaultDevOSSListen   = "127.0.0.1:9080"
+	DefaultDevVODListen   = "127.0.0.1:9081"
+	DefaultDevRedisListen = "127.0.0.1:9082"
+)
+
+// DefaultConfig returns the configuration used when nothing is set.
+func DefaultConfig() Config {
+	return Config{
+		Listen:      server.DefaultListen,
+		BasePath:    server.DefaultBasePath,
+		CORSOrigins: List{"*"},
+		LogLevel:    "info",
+
+		ReadHeaderTimeout:        server.DefaultReadHeaderTimeout,
+		IdleTimeout:              server.DefaultIdleTimeout,
+		NetworkTimeout:           server.DefaultNetworkTimeout,
+		RequestCompletionTimeout: server.DefaultRequestCompletionTimeout,
+		AcquireLockTimeout:       server.DefaultAcquireLockTimeout,
+		ShutdownTimeout:          server.DefaultShutdownTimeout,
+
+		RedisURL:    DefaultRedisURL,
+		RedisPrefix: DefaultRedisPrefix,
+		LockTTL:     DefaultLockTTL,
+
+		VODRegion:      DefaultVODRegion,
+		VODProtocol:    DefaultVODProtocol,
+		VODTimeout:     DefaultVODTimeout,
+		VODMaxAttempts: DefaultVODMaxAttempts,
+
+		OSSTimeout:  tusstore.DefaultOSSTimeout,
+		OSSAttempts: tusstore.DefaultOSSAttempts,
+
+		PartSize:      tusstore.DefaultPartSize,
+		BufferBudget:  tusstore.DefaultBufferBudget,
+		RefreshBefore: tusstore.DefaultRefreshBefore,
+		Expiration:    tusstore.DefaultExpiration,
+
+		DevDataDir:     DefaultDevDataDir,
+		DevOSSListen:   DefaultDevOSSListen,
+		DevVODListen:   DefaultDevVODListen,
+		DevRedisListen: DefaultDevRedisListen,
+	}
+}

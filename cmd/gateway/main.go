@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/vodgate/vodgate/internal/server"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
+}
+
+// run is the whole program: it returns 0 after a clean shutdown, 1 when
+// the gateway fails to start or serve, and 2 for usage and configuration
+// errors.
+func run(args []string, env Env, stdout, stderr io.Writer) int {
+	cfg, opts, err := Load(args, env, os.ReadFile, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case err != nil:
+		fmt.Fprintf(stderr, "gateway: %v\n", err)
+		return 2
+	case opts.Version:
+		fmt.Fprintln(stdout, "gateway", version())
+		return 0
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "gateway: invalid configuration:\n%v\n", err)
+		return 2
+	}
+	logger, err := server.NewLogger(stderr, cfg.LogLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway: %v\n", err)
+		return 2
+	}
+	for _, w := range opts.Warnings {
+		logger.Warn("ConfigWarning", "message", w)
+	}
+
+	// The first SIGTERM/SIGINT starts a graceful shutdown; once it has,
+	// the default handling is restored so a second signal exits at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() { <-ctx.Done(); stop() }()
+
+	logger.InfoContext(ctx, "GatewayStarting", "version", version(), "config", cfg)
+	a, err := build(ctx, cfg, logger)
+	if err != nil {
+		logger.ErrorContext(ctx, "StartupFailed", "error", err)
+		return 1
+	}
+	if a.dev != nil {
+		fmt.Fprint(stdout, a.dev.Banner(tusURL(a.ln.Addr().String(), cfg.BasePath)))
+	}
+	code := 0
+	if err := a.server.Serve(ctx, a.ln); err != nil {
+		logger.ErrorContext(ctx, "ServeFailed", "error", err)
+		code = 1
+	}
+	if err := a.close(); err != nil {
+		logger.WarnContext(ctx, "CloseFailed", "error", err)
+	}
+	logger.InfoContext(ctx, "GatewayStopped", "code", code)
+	return code
+}

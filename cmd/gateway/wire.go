@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"github.com/tus/tusd/v2/pkg/handler"
+
+	"github.com/vodgate/vodgate/internal/devstack"
+	"github.com/vodgate/vodgate/internal/redisstate"
+	"github.com/vodgate/vodgate/internal/server"
+	"github.com/vodgate/vodgate/locker"
+	"github.com/vodgate/vodgate/tusstore"
+	"github.com/vodgate/vodgate/vodbridge"
+)
+
+// startupPingTimeout bounds the Redis check at startup.
+const startupPingTimeout = 5 * time.Second
+
+// app is the wired gateway. close releases everything in reverse order of
+// construction.
+type app struct {
+	server  *server.Server
+	ln      net.Listener
+	dev     *devstack.Stack
+	closers []func() error
+}
+
+func (a *app) close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// startDev starts the dev stack and points cfg at it.
+func startDev(cfg *Config, logger *slog.Logger) (*devstack.Stack, error) {
+	dev, err := devstack.Start(devstack.Config{
+		DataDir: cfg.DevDataDir, OSSAddr: cfg.DevOSSListen, VODAddr: cfg.DevVODListen,
+		RedisAddr: cfg.DevRedisListen, Region: cfg.VODRegion, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	o := dev.Overrides()
+	cfg.VODEndpoint, cfg.VODProtocol, cfg.VODRegion = o.VODEndpoint, o.VODProtocol, o.VODRegion
+	cfg.AccessKeyID, cfg.AccessKeySecret, cfg.SecurityToken = o.AccessKeyID, o.AccessKeySecret, ""
+	cfg.RedisURL, cfg.OSSEndpoint = o.RedisURL, ""
+	return dev, nil
+}
+
+// build constructs every dependency and listens; nothing serves yet. On
+// error, whatever was built is released.
+func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err error) {
+	a = &app{}
+	defer func() {
+		if err != nil {
+			_ = a.close()
+			a = nil
+		}
+	}()
+	if cfg.Dev {
+		if a.dev, err = startDev(&cfg, logger); err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, func() error { a.dev.Close(); return nil })
+	}
+
+	reg := prometheus.NewRegistry()
+	for _, c := range []prometheus.Collector{collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+	}
+
+	ropts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis-url: %w", err)
+	}
+	rdb := redis.NewClient(ropts)
+	a.closers = append(a.closers, rdb.Close)
+	pingCtx, cancel := context.WithTimeout(ctx, startupPingTimeout)
+	if err := rdb.Ping(pingCtx).Err(); err != nil {
+		logger.WarnContext(ctx, "RedisUnavailable", "addr", ropts.Addr, "error", err)
+	}
+	cancel()
+
+	vod, err := vodbridge.New(vodbridge.Config{
+		AccessKeyID: cfg.AccessKeyID, AccessKeySecret: cfg.AccessKeySecret, SecurityToken: cfg.SecurityToken,
+		Region: cfg.VODRegion, Endpoint: cfg.VODEndpoint, Protocol: cfg.VODProtocol,
+		Timeout: cfg.VODTimeout, MaxAttempts: cfg.VODMaxAttempts, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	records := redisstate.New(rdb, redisstate.Config{Prefix: cfg.RedisPrefix})
+
+	lcfg := locker.Config{Prefix: cfg.RedisPrefix, TTL: cfg.LockTTL, Logger: logger}
+	if err := lcfg.Validate(); err != nil {
+		return nil, err
+	}
+	lk := locker.New(rdb, lcfg)
+	a.closers = append(a.closers, lk.Close)
+
+	store, err := tusstore.New(tusstore.Config{
+		VOD: vod, Records: records, Fencer: lk,
+		Defaults: tusstore.Defaults{
+			TemplateGroupID: cfg.DefaultTemplateGroupID, WorkflowID: cfg.DefaultWorkflowID,
+			CateID: cfg.DefaultCateID, StorageLocation: cfg.DefaultStorageLocation,
+			AppID: cfg.DefaultAppID, Tags: cfg.DefaultTags, UserData: cfg.DefaultUserData,
+		},
+		PartSize: int64(cfg.PartSize), MaxSize: int64(cfg.MaxSize), BufferBudget: int64(cfg.BufferBudget),
+		RefreshBefore: cfg.RefreshBefore, Expiration: cfg.Expiration,
+		DeleteMediaOnTerminate: cfg.DeleteMediaOnTerminate,
+		OSSEndpoint:            cfg.OSSEndpoint, OSSAuthV4: cfg.OSSAuthV4, OSSRegion: cfg.VODRegion,
+		OSSTimeout: cfg.OSSTimeout, OSSAttempts: cfg.OSSAttempts,
+		Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	composer := handler.NewStoreComposer()
+	store.UseIn(composer)
+	lk.UseIn(composer)
+	if err := store.RegisterMetrics(reg); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	lk.RegisterMetrics(reg)
+
+	maxSize := int64(cfg.MaxSize)
+	if maxSize == 0 {
+		maxSize = tusstore.MaxObjectSize
+	}
+	a.server, err = server.New(server.Config{
+		Listen: cfg.Listen, BasePath: cfg.BasePath, StoreComposer: composer, MaxSize: maxSize,
+		CORSOrigins: cfg.CORSOrigins, BehindProxy: cfg.BehindProxy,
+		Media: store, Ready: map[string]server.Pinger{"redis": records}, Registry: reg,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
+		NetworkTimeout: cfg.NetworkTimeout, RequestCompletionTimeout: cfg.RequestCompletionTimeout,
+		AcquireLockTimeout: cfg.AcquireLockTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
+		Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	a.closers = append(a.closers, func() error { _ = a.ln.Close(); return nil }) // Serve closes it too
+	return a, nil
+}

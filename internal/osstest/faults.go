@@ -41,6 +41,8 @@ func (s *Server) FailNext(op Op, n int, status int, code string) {
 // ResetNext makes the next n calls of op read afterBytes of the request body
 // (or all of it, if shorter) and then kill the TCP connection with a reset,
 // sending no response. The operation is not performed. n <= 0 clears op's faults.
+// Note that net/http replays a bodiless GET or HEAD once when a reused
+// connection dies, so one failed SDK call of those may consume two resets.
 func (s *Server) ResetNext(op Op, n int, afterBytes int64) {
 	s.queueFault(op, &fault{kind: faultReset, n: n, afterBytes: max(afterBytes, 0)})
 }

@@ -1,0 +1,61 @@
+package locker
+
+import (
+	"log/slog"
+	"testing"
+)
+
+func TestKeyLayout(t *testing.T) {
+	tests := []struct {
+		name, prefix, id              string
+		lock, fence, channel, pattern string
+	}{
+		{"default", "", "abc123", "vodgate:{abc123}:lock", "vodgate:{abc123}:fence", "vodgate:release:{abc123}", "vodgate:release:*"},
+		{"custom prefix", "gw-test", "x+y", "gw-test:{x+y}:lock", "gw-test:{x+y}:fence", "gw-test:release:{x+y}", "gw-test:release:*"},
+		{"glob prefix", "a*b?[c]", "u", "a*b?[c]:{u}:lock", "a*b?[c]:{u}:fence", "a*b?[c]:release:{u}", `a\*b\?\[c\]:release:*`},
+		{"brace in id", "", "a}b", "vodgate:{a}b}:lock", "vodgate:{a}b}:fence", "vodgate:release:{a}b}", "vodgate:release:*"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := New(nil, Config{Prefix: tc.prefix, Logger: slog.New(slog.DiscardHandler)})
+			k := l.keysOf(tc.id)
+			if k.lock != tc.lock || k.fence != tc.fence || k.channel != tc.channel {
+				t.Errorf("keysOf(%q) = %+v, want %s %s %s", tc.id, k, tc.lock, tc.fence, tc.channel)
+			}
+			if p := l.channelPattern(); p != tc.pattern {
+				t.Errorf("channelPattern() = %q, want %q", p, tc.pattern)
+			}
+			if id, ok := l.idOfChannel(k.channel); !ok || id != tc.id {
+				t.Errorf("idOfChannel(%q) = %q, %v; want %q", k.channel, id, ok, tc.id)
+			}
+			if _, ok := l.idOfChannel("other:release:{x}"); ok {
+				t.Error("idOfChannel accepted another prefix")
+			}
+		})
+	}
+}
+
+func TestSetDefaults(t *testing.T) {
+	tests := []struct {
+		name                        string
+		in                          Config
+		prefix                      string
+		ttl, renewEvery, retryEvery string
+	}{
+		{"zero", Config{}, "vodgate", "5s", "1.666666666s", "50ms"},
+		{"renew from ttl", Config{TTL: 9e9}, "vodgate", "9s", "3s", "50ms"},
+		{"renew too long", Config{TTL: 3e9, RenewEvery: 3e9}, "vodgate", "3s", "1s", "50ms"},
+		{"kept", Config{Prefix: "p", TTL: 2e9, RenewEvery: 5e8, RetryEvery: 1e7}, "p", "2s", "500ms", "10ms"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.in
+			c.setDefaults()
+			if c.Prefix != tc.prefix || c.TTL.String() != tc.ttl || c.RenewEvery.String() != tc.renewEvery ||
+				c.RetryEvery.String() != tc.retryEvery || c.Logger == nil {
+				t.Errorf("setDefaults() = %q %s %s %s (logger %v), want %q %s %s %s", c.Prefix, c.TTL, c.RenewEvery,
+					c.RetryEvery, c.Logger != nil, tc.prefix, tc.ttl, tc.renewEvery, tc.retryEvery)
+			}
+		})
+	}
+}

@@ -71,7 +71,7 @@ type Config struct {
 
 	// Development mode
 	Dev            bool   `yaml:"dev" usage:"run with in-process OSS/VOD simulators and an embedded Redis (no cloud account needed)"`
-	DevDataDir     string `yaml:"dev-data-dir" usage:"-dev: directory for simulated OSS objects and the embedded Redis snapshot"`
+	DevDataDir     string `yaml:"dev-data-dir" usage:"-dev: directory for the bytes of simulated OSS objects and parts"`
 	DevOSSListen   string `yaml:"dev-oss-listen" usage:"-dev: address of the OSS simulator"`
 	DevVODListen   string `yaml:"dev-vod-listen" usage:"-dev: address of the VOD simulator"`
 	DevRedisListen string `yaml:"dev-redis-listen" usage:"-dev: address of the embedded Redis"`

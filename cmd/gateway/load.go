@@ -80,7 +80,11 @@ func Load(args []string, env Env, readFile func(string) ([]byte, error), out io.
 		}
 		def := fieldValue{field(&defaults, k)}
 		usage := fmt.Sprintf("%s (env %s)", k.usage, EnvName(k.name))
-		fs.Var(&recorder{name: k.name, def: def.String(), isBool: def.isBool(), into: &setFlags}, k.name, usage)
+		shown := def.String()
+		if def.isBool() && shown == "false" {
+			shown = "" // flag prints no default for a zero value
+		}
+		fs.Var(&recorder{name: k.name, def: shown, isBool: def.isBool(), into: &setFlags}, k.name, usage)
 	}
 	cfgFile, _ := env(EnvConfig)
 	fs.StringVar(&opts.ConfigFile, "config", cfgFile, "YAML configuration file (env "+EnvConfig+")")

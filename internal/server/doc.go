@@ -13,7 +13,9 @@
 // safe, otherwise generated, and echoed in the response), structured access
 // log and request metrics, Retry-After on 503 responses that lack one, and,
 // on the tus routes only, the Vod-Media-Id / Vod-Media-Type response headers
-// (from a [MediaLookup]) on successful POST, HEAD and PATCH responses.
+// (from a [MediaLookup]) on successful POST, HEAD and PATCH responses and
+// the tus expiration extension (Upload-Expires from an [ExpiryLookup]),
+// which tusd v2.9.1 does not implement itself.
 // CORS is configured on tusd itself ([handler.CorsConfig]) so that preflight
 // answers and exposed headers come from one place; see [CORSConfig].
 //

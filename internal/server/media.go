@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Response headers that carry the VOD media of an upload.
@@ -30,35 +31,59 @@ func (f MediaLookupFunc) MediaOf(ctx context.Context, uploadID string) (string, 
 	return f(ctx, uploadID)
 }
 
-// mediaHeaders adds Vod-Media-Id and Vod-Media-Type to successful POST
-// (upload ID from Location), HEAD and PATCH responses of the tus routes.
-// basePath is the tus base path with leading and trailing slashes.
-func mediaHeaders(basePath string, lookup MediaLookup, next http.Handler) http.Handler {
+// ExpiryLookup reports when an unfinished upload expires. *tusstore.Store
+// implements it. ok is false when the upload is unknown, finished or does
+// not expire. Implementations must be safe for concurrent use.
+type ExpiryLookup interface {
+	ExpiresOf(ctx context.Context, uploadID string) (time.Time, bool)
+}
+
+// uploadHeaders adds, on the tus routes, what tusd v2.9.1 does not send
+// itself: Vod-Media-Id and Vod-Media-Type on successful POST (upload ID
+// from Location), HEAD and PATCH responses (if media is set), and the tus
+// expiration extension (if expiry is set): Upload-Expires on successful
+// POST and PATCH responses and "expiration" in Tus-Extension. basePath is
+// the tus base path with leading and trailing slashes.
+func uploadHeaders(basePath string, media MediaLookup, expiry ExpiryLookup, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		method := tusMethod(r)
-		if method != http.MethodPost && method != http.MethodHead && method != http.MethodPatch {
-			next.ServeHTTP(w, r)
-			return
-		}
 		rw := wrapWriter(w)
-		rw.beforeHeader(func(status int, h http.Header) {
-			if status < 200 || status > 299 {
-				return
+		switch method {
+		case http.MethodOptions:
+			if expiry != nil {
+				rw.beforeHeader(func(_ int, h http.Header) {
+					if ext := h.Get("Tus-Extension"); ext != "" && !strings.Contains(ext, "expiration") {
+						h.Set("Tus-Extension", ext+",expiration")
+					}
+				})
 			}
-			var id string
-			if method == http.MethodPost {
-				id = idFromLocation(h.Get("Location"), basePath)
-			} else {
-				id = idFromPath(r.URL.Path, basePath)
-			}
-			if id == "" {
-				return
-			}
-			if mediaID, mediaType, ok := lookup.MediaOf(r.Context(), id); ok {
-				h.Set(HeaderMediaID, mediaID)
-				h.Set(HeaderMediaType, mediaType)
-			}
-		})
+		case http.MethodPost, http.MethodHead, http.MethodPatch:
+			rw.beforeHeader(func(status int, h http.Header) {
+				if status < 200 || status > 299 {
+					return
+				}
+				var id string
+				if method == http.MethodPost {
+					id = idFromLocation(h.Get("Location"), basePath)
+				} else {
+					id = idFromPath(r.URL.Path, basePath)
+				}
+				if id == "" {
+					return
+				}
+				if media != nil {
+					if mediaID, mediaType, ok := media.MediaOf(r.Context(), id); ok {
+						h.Set(HeaderMediaID, mediaID)
+						h.Set(HeaderMediaType, mediaType)
+					}
+				}
+				if expiry != nil && method != http.MethodHead {
+					if t, ok := expiry.ExpiresOf(r.Context(), id); ok {
+						h.Set("Upload-Expires", t.UTC().Format(http.TimeFormat))
+					}
+				}
+			})
+		}
 		next.ServeHTTP(rw, r)
 	})
 }

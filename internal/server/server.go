@@ -54,6 +54,9 @@ type Config struct {
 	// Media adds Vod-Media-Id and Vod-Media-Type to POST, HEAD and PATCH
 	// responses. If nil, the headers are not sent.
 	Media MediaLookup
+	// Expiry adds Upload-Expires to POST and PATCH responses and
+	// advertises the expiration extension. If nil, neither is done.
+	Expiry ExpiryLookup
 	// Ready lists the dependencies /readyz checks, by name. If empty,
 	// /readyz answers like /healthz.
 	Ready map[string]Pinger
@@ -177,8 +180,8 @@ func New(cfg Config) (*Server, error) {
 	// path with and without its trailing slash, as tusd's CLI does.
 	route := func(prefix string) http.Handler {
 		h := http.StripPrefix(prefix, tus)
-		if cfg.Media != nil {
-			h = mediaHeaders(cfg.BasePath, cfg.Media, h)
+		if cfg.Media != nil || cfg.Expiry != nil {
+			h = uploadHeaders(cfg.BasePath, cfg.Media, cfg.Expiry, h)
 		}
 		return h
 	}
@@ -206,8 +209,14 @@ func New(cfg Config) (*Server, error) {
 // for tests and for embedding.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Extensions returns the tus extensions tusd advertises.
-func (s *Server) Extensions() string { return s.tus.SupportedExtensions() }
+// Extensions returns the tus extensions advertised in Tus-Extension.
+func (s *Server) Extensions() string {
+	ext := s.tus.SupportedExtensions()
+	if s.cfg.Expiry != nil {
+		ext += ",expiration"
+	}
+	return ext
+}
 
 // Run listens on cfg.Listen and calls [Server.Serve].
 func (s *Server) Run(ctx context.Context) error {
@@ -241,7 +250,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- srv.Serve(ln) }()
 	log := s.cfg.Logger.With("component", "http")
 	log.InfoContext(ctx, "ServerListening", "addr", ln.Addr().String(), "basePath", s.cfg.BasePath,
-		"extensions", s.tus.SupportedExtensions())
+		"extensions", s.Extensions())
 
 	select {
 	case err := <-errc:

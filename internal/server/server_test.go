@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tus/tusd/v2/pkg/handler"
@@ -223,6 +224,40 @@ func TestMediaHeaderOnCreation(t *testing.T) {
 		t.Errorf("Upload-Offset = %q, want 3", res.Header.Get("Upload-Offset"))
 	}
 }
+
+func TestExpiration(t *testing.T) {
+	exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	ts, _ := newTestServer(t, func(c *Config) {
+		c.Expiry = expiryFunc(func(_ context.Context, id string) (time.Time, bool) { return exp, id == "up1" })
+	})
+	res := do(t, "OPTIONS", ts.URL+"/files/", nil, "")
+	if ext := res.Header.Get("Tus-Extension"); !strings.Contains(ext, "creation") || !strings.HasSuffix(ext, ",expiration") {
+		t.Errorf("Tus-Extension = %q", ext)
+	}
+	loc := create(t, ts.URL, "4")
+	want := "Wed, 02 Jan 2030 03:04:05 GMT"
+	for _, tc := range []struct {
+		method string
+		header map[string]string
+		body   string
+		want   string
+	}{
+		{"PATCH", map[string]string{"Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}, "ab", want},
+		{"HEAD", map[string]string{"Tus-Resumable": "1.0.0"}, "", ""},
+	} {
+		if got := do(t, tc.method, loc, tc.header, tc.body).Header.Get("Upload-Expires"); got != tc.want {
+			t.Errorf("%s: Upload-Expires = %q, want %q", tc.method, got, tc.want)
+		}
+	}
+	res = do(t, "POST", ts.URL+"/files/", map[string]string{"Tus-Resumable": "1.0.0", "Upload-Length": "1"}, "")
+	if got := res.Header.Get("Upload-Expires"); got != "" { // up2: lookup says no expiry
+		t.Errorf("POST up2: Upload-Expires = %q", got)
+	}
+}
+
+type expiryFunc func(ctx context.Context, id string) (time.Time, bool)
+
+func (f expiryFunc) ExpiresOf(ctx context.Context, id string) (time.Time, bool) { return f(ctx, id) }
 
 func TestHealthAndReadiness(t *testing.T) {
 	var redisErr error

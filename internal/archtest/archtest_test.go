@@ -1,0 +1,208 @@
+package archtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/vodgate/vodgate"
+
+// Import path prefixes of third-party code the rules mention.
+const (
+	aliyunOSS   = "github.com/aliyun/aliyun-oss-go-sdk"
+	aliyunVOD   = "github.com/alibabacloud-go"
+	aliyunCreds = "github.com/aliyun/credentials-go"
+	goRedis     = "github.com/redis/go-redis"
+	miniredis   = "github.com/alicebob/miniredis"
+	tusd        = "github.com/tus/tusd"
+)
+
+// Module packages.
+const (
+	cmd        = mod + "/cmd"
+	server     = mod + "/internal/server"
+	devstack   = mod + "/internal/devstack"
+	e2e        = mod + "/internal/e2e"
+	osstest    = mod + "/internal/osstest"
+	vodtest    = mod + "/internal/vodtest"
+	testenv    = mod + "/internal/testenv"
+	redisstate = mod + "/internal/redisstate"
+	tusstore   = mod + "/tusstore"
+	vodbridge  = mod + "/vodbridge"
+	locker     = mod + "/locker"
+	bench      = mod + "/bench"
+)
+
+// forbid says that packages under pkg must not depend on anything under the
+// deny prefixes: through their whole non-test dependency graph, or, with
+// direct set, in their own imports including test imports.
+type forbid struct {
+	pkg    string
+	deny   []string
+	direct bool
+	why    string
+}
+
+var forbidden = []forbid{
+	{pkg: server, deny: []string{aliyunOSS, aliyunVOD, aliyunCreds, goRedis, tusstore, vodbridge, locker, redisstate, osstest, vodtest},
+		why: "the HTTP layer gets a StoreComposer, a MediaLookup and Pingers; it knows no cloud SDK, no Redis client and no backend"},
+	{pkg: tusstore, deny: []string{locker, goRedis, cmd, server, redisstate, osstest, vodtest, devstack},
+		why: "the DataStore talks to Redis only through its Records and Fencer interfaces"},
+	{pkg: vodbridge, deny: []string{tusd, tusstore, locker, aliyunOSS, goRedis, redisstate, osstest, vodtest},
+		why: "the VOD client knows nothing of tus, OSS or Redis"},
+	{pkg: locker, deny: []string{tusstore, vodbridge, aliyunOSS, aliyunVOD, redisstate, osstest, vodtest},
+		why: "the locker is a generic handler.Locker on Redis"},
+	{pkg: redisstate, deny: []string{locker, vodbridge, aliyunOSS, aliyunVOD, tusstore, osstest, vodtest},
+		why: "upload records are a Redis schema only"},
+	{pkg: osstest, deny: []string{tusstore, vodbridge, locker, redisstate, server, aliyunOSS, aliyunVOD},
+		why: "the OSS simulator shares no code with the clients it tests"},
+	{pkg: vodtest, deny: []string{tusstore, vodbridge, locker, redisstate, server, aliyunOSS, aliyunVOD},
+		why: "the VOD simulator shares no code with the clients it tests"},
+	{pkg: e2e, deny: []string{cmd, server, devstack, redisstate, tusstore, vodbridge, locker}, direct: true,
+		why: "end-to-end tests drive the built binary; of the module they use only the simulators and testenv"},
+}
+
+// onlyFrom says that non-test imports of target may only come from the
+// listed packages (and their subpackages) or from target itself; test
+// imports are always allowed.
+type onlyFrom struct {
+	target string
+	allow  []string
+	why    string
+}
+
+var restricted = []onlyFrom{
+	{target: osstest, allow: []string{devstack, e2e, vodtest, bench},
+		why: "simulators run only in -dev (devstack), tests and benchmark tools"},
+	{target: vodtest, allow: []string{devstack, e2e, bench},
+		why: "simulators run only in -dev (devstack), tests and benchmark tools"},
+	{target: miniredis, allow: []string{devstack, bench},
+		why: "the embedded Redis is a -dev and test convenience"},
+}
+
+// pkgInfo is the part of `go list -json` output the rules need.
+type pkgInfo struct {
+	ImportPath   string
+	Standard     bool
+	Imports      []string
+	Deps         []string
+	TestImports  []string
+	XTestImports []string
+}
+
+func under(path, prefix string) bool {
+	return path == prefix || strings.HasPrefix(path, prefix+"/")
+}
+
+func underAny(path string, prefixes []string) bool {
+	return slices.ContainsFunc(prefixes, func(p string) bool { return under(path, p) })
+}
+
+// violations applies the rules to pkgs and returns one line per violation.
+func violations(pkgs []pkgInfo, forbidden []forbid, restricted []onlyFrom) []string {
+	var out []string
+	for _, p := range pkgs {
+		for _, r := range forbidden {
+			if !under(p.ImportPath, r.pkg) {
+				continue
+			}
+			deps := p.Deps
+			how := "depends on"
+			if r.direct {
+				deps = slices.Concat(p.Imports, p.TestImports, p.XTestImports)
+				how = "imports"
+			}
+			for _, d := range deps {
+				if underAny(d, r.deny) && !under(d, r.pkg) {
+					out = append(out, p.ImportPath+" "+how+" "+d+": "+r.why)
+				}
+			}
+		}
+		for _, r := range restricted {
+			if under(p.ImportPath, r.target) || underAny(p.ImportPath, r.allow) {
+				continue
+			}
+			for _, d := range p.Imports {
+				if under(d, r.target) {
+					out = append(out, p.ImportPath+" imports "+d+": "+r.why)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func listModule(t *testing.T) []pkgInfo {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-e", "-json=ImportPath,Standard,Imports,Deps,TestImports,XTestImports", mod+"/...")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.String())
+	}
+	var pkgs []pkgInfo
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var p pkgInfo
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("decode go list output: %v", err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+func TestImportRules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list over the module")
+	}
+	pkgs := listModule(t)
+	seen := map[string]bool{}
+	for _, p := range pkgs {
+		seen[p.ImportPath] = true
+	}
+	for _, must := range []string{server, tusstore, vodbridge, devstack, mod + "/cmd/gateway"} {
+		if !seen[must] {
+			t.Fatalf("go list did not report %s; the rules would check nothing", must)
+		}
+	}
+	for _, v := range violations(pkgs, forbidden, restricted) {
+		t.Error(v)
+	}
+}
+
+// TestViolationsDetects checks the checker on a made-up module.
+func TestViolationsDetects(t *testing.T) {
+	pkgs := []pkgInfo{
+		{ImportPath: tusstore, Deps: []string{vodbridge, redisstate, goRedis + "/v9"}},
+		{ImportPath: tusstore + "/sub", Deps: []string{tusstore}},
+		{ImportPath: mod + "/cmd/gateway", Imports: []string{devstack, osstest}},
+		{ImportPath: devstack, Imports: []string{osstest, vodtest, miniredis + "/v2"}},
+		{ImportPath: vodbridge, Imports: []string{"fmt"}, TestImports: []string{osstest}},
+		{ImportPath: e2e, Imports: []string{osstest}, XTestImports: []string{tusstore}},
+	}
+	got := violations(pkgs, forbidden, restricted)
+	want := []string{
+		tusstore + " depends on " + redisstate,
+		tusstore + " depends on " + goRedis + "/v9",
+		mod + "/cmd/gateway imports " + osstest,
+		e2e + " imports " + tusstore,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d violations, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]+":") {
+			t.Errorf("violation %d = %q, want prefix %q", i, got[i], want[i])
+		}
+	}
+}

@@ -83,7 +83,9 @@ func (l *Locker) release(ctx context.Context, h *holding) error {
 		l.m.held.Dec()
 	}
 
-	rctx, cancel := context.WithTimeout(ctx, l.cfg.TTL)
+	// Unlock runs before tusd's handler returns, so it must not hang on an
+	// unresponsive Redis; the key expires within TTL anyway.
+	rctx, cancel := context.WithTimeout(ctx, l.cfg.RenewEvery)
 	n, err := l.s.release.Run(rctx, l.rdb, []string{h.keys.lock}, h.owner, h.keys.channel).Int64()
 	cancel()
 	l.wake(h.id)

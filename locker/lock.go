@@ -35,6 +35,9 @@ type lock struct {
 // stop and call Unlock. ctx bounds only the wait: the lock is held and renewed
 // until Unlock.
 //
+// Every successful Lock must be followed by Unlock: until then the lock is
+// renewed (by a goroutine of its own), even after the lock was lost.
+//
 // If Redis is unreachable, Lock returns an [*UnavailableError] (which tusd
 // answers with 503 and Retry-After). Calling Lock on a lock that is held or
 // being acquired is an error.
@@ -86,6 +89,10 @@ func (l *Locker) acquire(ctx context.Context, id string, requestUnlock func()) (
 		return nil, err
 	}
 	defer l.stopWaiting(id)
+	select { // a new Locker subscribes first, so that its locks hear release requests
+	case <-l.ready:
+	case <-ctx.Done():
+	}
 
 	ks := l.keysOf(id)
 	owner := rand.Text()

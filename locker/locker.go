@@ -27,6 +27,7 @@ type Locker struct {
 	waiters map[string]*waiters // upload ID → Lock calls waiting for it
 	subbing bool                // subscriber goroutine started
 	subDone chan struct{}       // closed when the subscriber goroutine ends
+	ready   chan struct{}       // closed once subscribed, or when subscribing takes too long
 	closed  bool
 	sub     *redis.PubSub // set by the subscriber goroutine; nil until then
 }
@@ -72,6 +73,7 @@ func New(rdb redis.UniversalClient, cfg Config) *Locker {
 		held:    make(map[string]*holding),
 		waiters: make(map[string]*waiters),
 		subDone: make(chan struct{}),
+		ready:   make(chan struct{}),
 	}
 	if bad != nil {
 		l.log.Warn("InvalidConfig", "error", bad, "ttl", cfg.TTL, "renewEvery", cfg.RenewEvery,
@@ -100,6 +102,11 @@ func (l *Locker) NewLock(id string) (handler.Lock, error) {
 // locally without a successful renewal. A store makes a write conditional on
 // GET key == token, so a holder that lost its lock can never overwrite the
 // state written by the next holder. Safe for concurrent use.
+//
+// The token belongs to the process's lock on id, not to a request: only code
+// running under that lock (a tusd request between Lock and Unlock) should use
+// it. tusd takes no lock for some operations (creating an upload without
+// data), so ok == false does not by itself mean that a write is stale.
 func (l *Locker) Fence(id string) (key string, token int64, ok bool) {
 	l.mu.Lock()
 	h := l.held[id]

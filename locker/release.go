@@ -2,6 +2,8 @@ package locker
 
 import (
 	"context"
+	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -17,6 +19,11 @@ import (
 // Pub/sub is best effort: a message lost during a reconnect only delays a
 // waiter, which re-publishes its request every requestEvery and polls every
 // RetryEvery.
+
+// subscribeWait bounds how long Lock calls wait for the release-channel
+// subscription of a new Locker before acquiring: a lock taken before the
+// subscription is effective would miss release requests.
+const subscribeWait = time.Second
 
 // startWaiting registers a Lock call waiting for id and starts the
 // subscription if needed. It fails if the Locker is closed.
@@ -89,6 +96,14 @@ func (l *Locker) wakeAll() {
 // reconnects and re-subscribes by itself after connection errors.
 func (l *Locker) subscribe(ctx context.Context) {
 	defer close(l.subDone)
+	var readyOnce sync.Once
+	markReady := func() { readyOnce.Do(func() { close(l.ready) }) }
+	defer markReady()
+	giveUp := time.AfterFunc(subscribeWait, func() {
+		l.log.Warn("ReleaseChannelNotSubscribed", "after", subscribeWait)
+		markReady()
+	})
+	defer giveUp.Stop()
 	pattern := l.channelPattern()
 	ps := l.rdb.PSubscribe(ctx, pattern)
 	l.mu.Lock()
@@ -106,6 +121,8 @@ func (l *Locker) subscribe(ctx context.Context) {
 			// First subscription, or re-subscription after a reconnect
 			// during which releases may have been missed.
 			l.log.Debug("ReleaseChannelSubscribed", "pattern", pattern, "kind", msg.Kind)
+			giveUp.Stop()
+			markReady()
 			l.wakeAll()
 		case *redis.Message:
 			l.dispatch(msg.Channel, msg.Payload)

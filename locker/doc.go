@@ -89,7 +89,9 @@
 //
 // # Lifecycle
 //
-// [New] does no I/O; the first Lock opens the subscription. [Locker.Close]
+// [New] does no I/O; the first Lock opens the subscription, and Lock calls
+// of a new Locker wait for it (at most 1s, or until their ctx is done) so that
+// no lock is held unheard. [Locker.Close]
 // closes it and refuses new locks. Metrics are registered explicitly with
 // [Locker.RegisterMetrics]. Events are logged with CamelCase names
 // (LockAcquired, ReleaseRequested, ReleaseRequestReceived, LockLost,

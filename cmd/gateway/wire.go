@@ -51,6 +51,8 @@ func startDev(cfg *Config, logger *slog.Logger) (*devstack.Stack, error) {
 		return nil, err
 	}
 	o := dev.Overrides()
+	logger.Info("DevStackStarted", "oss", dev.OSSURL(), "vod", dev.VODURL(), "redis", dev.RedisAddr(),
+		"dataDir", cfg.DevDataDir)
 	cfg.VODEndpoint, cfg.VODProtocol, cfg.VODRegion = o.VODEndpoint, o.VODProtocol, o.VODRegion
 	cfg.AccessKeyID, cfg.AccessKeySecret, cfg.SecurityToken = o.AccessKeyID, o.AccessKeySecret, ""
 	cfg.RedisURL, cfg.OSSEndpoint = o.RedisURL, ""

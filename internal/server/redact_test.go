@@ -109,10 +109,15 @@ func TestTusdLogger(t *testing.T) {
 	base := slog.New(Redact(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	l := TusdLogger(base).With("requestId", "r1")
 	l.Info("RequestIncoming") // demoted to debug: dropped at info
+	l.Info("ResponseOutgoing", "status", 204, "body", "")
+	l.Info("ResponseOutgoing", "status", 409, "body", "ERR_MISMATCHED_OFFSET: mismatched offset")
 	l.Info("UploadCreated", "id", "up1", "size", int64(5), "auth", expslog.StringValue("Bearer "+testJWT))
 	out := buf.String()
-	if strings.Contains(out, "RequestIncoming") {
-		t.Errorf("RequestIncoming not demoted: %s", out)
+	if strings.Contains(out, "RequestIncoming") || strings.Contains(out, `"status":204`) {
+		t.Errorf("RequestIncoming or a 204 ResponseOutgoing not demoted: %s", out)
+	}
+	if !strings.Contains(out, "ERR_MISMATCHED_OFFSET") {
+		t.Errorf("error ResponseOutgoing demoted: %s", out)
 	}
 	for _, want := range []string{`"msg":"UploadCreated"`, `"component":"tusd"`, `"requestId":"r1"`, `"size":5`, `"auth":"Bearer [REDACTED]"`} {
 		if !strings.Contains(out, want) {

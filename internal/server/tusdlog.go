@@ -11,7 +11,9 @@ import (
 // golang.org/x/exp/slog. Records go to l's handler (so redaction and the
 // level apply), with "component" set to "tusd". tusd's per-request
 // RequestIncoming and ResponseOutgoing events are demoted to debug, since
-// the access log already records every request.
+// the access log already records every request; a ResponseOutgoing with
+// an error status (400 and above) stays at info, since it carries the
+// reason sent to the client.
 func TusdLogger(l *slog.Logger) *expslog.Logger {
 	return expslog.New(&expBridge{next: l.Handler().WithAttrs([]slog.Attr{slog.String("component", "tusd")})})
 }
@@ -30,7 +32,7 @@ func (b *expBridge) Enabled(ctx context.Context, l expslog.Level) bool {
 
 func (b *expBridge) Handle(ctx context.Context, r expslog.Record) error {
 	level := slog.Level(r.Level)
-	if level == slog.LevelInfo && demoted[r.Message] {
+	if level == slog.LevelInfo && demoted[r.Message] && !errorStatus(r) {
 		level = slog.LevelDebug
 	}
 	if !b.next.Enabled(ctx, level) {
@@ -54,6 +56,19 @@ func (b *expBridge) WithAttrs(as []expslog.Attr) expslog.Handler {
 
 func (b *expBridge) WithGroup(name string) expslog.Handler {
 	return &expBridge{next: b.next.WithGroup(name)}
+}
+
+// errorStatus reports whether r has a "status" attribute of 400 or more.
+func errorStatus(r expslog.Record) bool {
+	found := false
+	r.Attrs(func(a expslog.Attr) bool {
+		if a.Key == "status" && a.Value.Kind() == expslog.KindInt64 && a.Value.Int64() >= 400 {
+			found = true
+			return false
+		}
+		return true
+	})
+	return found
 }
 
 func convAttr(a expslog.Attr) slog.Attr {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"hash/crc64"
 	"io"
 	"os"
 	"slices"
@@ -37,13 +36,13 @@ type received struct {
 type digest struct {
 	md5 hash.Hash
 	sha hash.Hash
-	tab *crc64.Table
-	crc uint64
+	crc *crcKit
+	sum uint64
 }
 
 func (d *digest) write(p []byte) {
 	d.md5.Write(p)
-	d.crc = crc64.Update(d.crc, d.tab, p)
+	d.sum = d.crc.update(d.sum, p)
 	if d.sha != nil {
 		d.sha.Write(p)
 	}
@@ -55,7 +54,7 @@ func (s *Server) receiveBody(ctx context.Context, body io.Reader, length int64, 
 	if bps > 0 {
 		body = &throttledReader{ctx: ctx, r: body, bps: bps, start: time.Now()}
 	}
-	d := &digest{md5: md5.New(), tab: s.crcTab}
+	d := &digest{md5: md5.New(), crc: s.crc}
 	if withSHA {
 		d.sha = sha256.New()
 	}
@@ -71,7 +70,7 @@ func (s *Server) receiveBody(ctx context.Context, body io.Reader, length int64, 
 	if err != nil {
 		return nil, err
 	}
-	rc := &received{blob: b, crc: d.crc}
+	rc := &received{blob: b, crc: d.sum}
 	copy(rc.md5[:], d.md5.Sum(nil))
 	if d.sha != nil {
 		rc.sha256 = hex.EncodeToString(d.sha.Sum(nil))

@@ -1,12 +1,10 @@
 package osstest
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc64"
 	"log/slog"
 	"net"
 	"net/http"
@@ -67,10 +65,15 @@ type Server struct {
 	hs     *http.Server
 	url    string
 	store  *blobStore
-	crcTab *crc64.Table
+	crc    *crcKit
 	reqPfx uint32
 	reqSeq atomic.Uint64
 	done   chan struct{}
+	// life guards active (running handlers) and closed, so Close can wait.
+	life    sync.Mutex
+	idle    *sync.Cond
+	active  int
+	closing bool
 
 	mu         sync.Mutex
 	creds      map[string]*credential // access key id -> credential
@@ -116,7 +119,7 @@ func NewServerAt(addr string, cfg Config) (*Server, error) {
 		ln:        ln,
 		url:       "http://" + ln.Addr().String(),
 		store:     store,
-		crcTab:    crc64.MakeTable(crc64.ECMA),
+		crc:       newCRCKit(),
 		reqPfx:    binary.BigEndian.Uint32(b[:]),
 		done:      make(chan struct{}),
 		creds:     make(map[string]*credential),
@@ -125,6 +128,7 @@ func NewServerAt(addr string, cfg Config) (*Server, error) {
 		callCount: make(map[Op]int),
 		faults:    make(map[Op][]*fault),
 	}
+	s.idle = sync.NewCond(&s.life)
 	s.hs = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: time.Minute,
@@ -144,16 +148,27 @@ func NewServerAt(addr string, cfg Config) (*Server, error) {
 // the endpoint: the IP literal makes the SDK use path-style requests.
 func (s *Server) URL() string { return s.url }
 
-// Close stops the listener, drops open connections and, in Dir mode, removes
-// the files the server created. Close is idempotent.
+// Close stops the listener, drops every connection (in-flight requests fail)
+// and, in Dir mode, removes the files the server created. Close is idempotent.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if err := s.hs.Shutdown(ctx); err != nil {
-			_ = s.hs.Close()
-		}
+		// Not Shutdown: it waits up to 5s for connections that the client
+		// dialled but never used. Close drops every connection at once; the
+		// handlers then fail fast and are waited for (briefly).
+		_ = s.hs.Close()
 		<-s.done
+		s.life.Lock()
+		s.closing = true
+		timer := time.AfterFunc(5*time.Second, func() {
+			s.life.Lock()
+			defer s.life.Unlock()
+			s.idle.Broadcast()
+		})
+		for deadline := time.Now().Add(5 * time.Second); s.active > 0 && time.Now().Before(deadline); {
+			s.idle.Wait()
+		}
+		s.life.Unlock()
+		timer.Stop()
 		s.store.close()
 	})
 }
@@ -167,11 +182,34 @@ func (s *Server) newRequestID() string {
 // ServeHTTP implements [http.Handler]: /_sim/ is the inspection API, every
 // other path is path-style OSS (/<bucket>/<key…>).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.enter() {
+		http.Error(w, "osstest: server closed", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.leave()
 	if strings.HasPrefix(r.URL.Path, simPrefix) {
 		s.serveSim(w, r)
 		return
 	}
 	s.serveOSS(w, r)
+}
+
+func (s *Server) enter() bool {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.closing {
+		return false
+	}
+	s.active++
+	return true
+}
+
+func (s *Server) leave() {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.active--; s.active == 0 {
+		s.idle.Broadcast()
+	}
 }
 
 // splitPath returns bucket and key from the decoded path "/bucket/key…".

@@ -173,3 +173,45 @@ func TestParseRange(t *testing.T) {
 		}
 	}
 }
+
+func TestCRCKitUpdate(t *testing.T) {
+	k := newCRCKit()
+	tab := crc64.MakeTable(crc64.ECMA)
+	data := randBytes(5*4*crcLane+13, 9)
+	for _, n := range []int{0, 1, 7, 8, 9, 4*crcLane - 1, 4 * crcLane, 4*crcLane + 1, len(data)} {
+		if got, want := k.update(0, data[:n]), crc64.Checksum(data[:n], tab); got != want {
+			t.Errorf("len %d: %d, want %d", n, got, want)
+		}
+	}
+	// Chunked updates chain like crc64.Update.
+	for _, chunk := range []int{1000, 4 * crcLane, 3*crcLane + 5} {
+		var got uint64
+		for p := data; len(p) > 0; {
+			n := min(chunk, len(p))
+			got, p = k.update(got, p[:n]), p[n:]
+		}
+		if want := crc64.Checksum(data, tab); got != want {
+			t.Errorf("chunk %d: %d, want %d", chunk, got, want)
+		}
+	}
+}
+
+func BenchmarkCRCKit(b *testing.B) {
+	k := newCRCKit()
+	p := randBytes(256<<10, 1)
+	b.SetBytes(int64(len(p)))
+	var c uint64
+	for b.Loop() {
+		c = k.update(c, p)
+	}
+}
+
+func BenchmarkCRCStdlib(b *testing.B) {
+	tab := crc64.MakeTable(crc64.ECMA)
+	p := randBytes(256<<10, 1)
+	b.SetBytes(int64(len(p)))
+	var c uint64
+	for b.Loop() {
+		c = crc64.Update(c, tab, p)
+	}
+}

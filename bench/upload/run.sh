@@ -86,16 +86,18 @@ rows=()
 # run_case NAME CHUNK_BYTES (0 = one PATCH)
 run_case() {
 	local name="$1" chunk="$2"
-	local port oss_port vod_port data log
+	local port oss_port vod_port redis_port data log
 	port="$(free_port)"
 	oss_port="$(free_port)"
 	vod_port="$(free_port)"
+	redis_port="$(free_port)"
 	data="$tmp/devdata-$name"
 	log="$tmp/gateway-$name.log"
 	mkdir -p "$data"
 
 	env VODGATE_LISTEN="127.0.0.1:$port" VODGATE_DEV_DATA_DIR="$data" \
 		VODGATE_DEV_OSS_LISTEN="127.0.0.1:$oss_port" VODGATE_DEV_VOD_LISTEN="127.0.0.1:$vod_port" \
+		VODGATE_DEV_REDIS_LISTEN="127.0.0.1:$redis_port" \
 		VODGATE_LOG_LEVEL=warn \
 		"$bin" -dev >"$log" 2>&1 &
 	gw_pid=$!
@@ -120,7 +122,7 @@ run_case() {
 	local objects
 	objects="$(node -e 'fetch(process.argv[1]).then(r=>r.text()).then(t=>console.log(t),e=>{console.error(e);process.exit(1)})' \
 		"http://127.0.0.1:$oss_port/_sim/objects")"
-	grep -q "\"sha256\":\"$src_sha\"" <<<"$objects" || die "upload $name: no object with the source's SHA-256 in the simulator: $objects"
+	grep -Eq "\"sha256\": *\"$src_sha\"" <<<"$objects" || die "upload $name: no object with the source's SHA-256 in the simulator: $objects"
 
 	kill -TERM "$gw_pid" 2>/dev/null || true
 	wait "$gw_pid" 2>/dev/null || true

@@ -113,7 +113,7 @@ func (s *Server) complete(rq *request) {
 	key, enc := encodeKey(rq.key, rq.q)
 	h := rq.w.Header()
 	h.Set("ETag", obj.etag)
-	h.Set("x-oss-hash-crc64ecma", strconv.FormatUint(obj.info.CRC64, 10))
+	rq.setCRC(obj.info.CRC64)
 	rq.sendXML(http.StatusOK, completeResult{EncodingType: enc, Location: s.url + "/" + rq.bucket + "/" + uriEscape(rq.key, true),
 		Bucket: rq.bucket, Key: key, ETag: obj.etag})
 }

@@ -15,7 +15,7 @@
 // # Operations
 //
 // InitiateMultipartUpload (POST ?uploads), UploadPart (PUT ?partNumber&uploadId),
-// ListParts (GET ?uploadId; max-parts ≤ 1000, default 1000; exclusive
+// ListParts (GET ?uploadId; max-parts default 1000, larger values are capped at 1000; exclusive
 // part-number-marker; Key URL-encoded with encoding-type=url),
 // CompleteMultipartUpload (POST ?uploadId; also x-oss-complete-all: yes with an
 // empty body), AbortMultipartUpload (DELETE ?uploadId → 204), PutObject,
@@ -62,9 +62,12 @@
 //
 // # Faults and inspection
 //
-// [Server.FailNext], [Server.ResetNext] and [Server.LoseNextResponse] queue
-// faults per operation; [Server.SetLatency] and [Server.SetBandwidth] shape
-// every request. [Server.Calls] records each request. The same listener
+// [Server.FailNext], [Server.ResetNext], [Server.LoseNextResponse] and
+// [Server.CorruptNextCRC] queue faults per operation (they fire before
+// authentication, in the order queued); [Server.SetLatency] and
+// [Server.SetBandwidth] shape every request. The clock is injectable
+// (Config.Clock) for expiry and skew tests; [Server.ExpireAll] and
+// [Server.RevokeGrant] end credentials at once. [Server.Calls] records each request. The same listener
 // serves a JSON API under /_sim/ (see serveSim) so that out-of-process tests
 // and the -dev mode can inspect state and inject faults.
 //

@@ -12,6 +12,7 @@ const (
 	faultFail faultKind = iota + 1
 	faultReset
 	faultLose
+	faultCRC
 )
 
 // fault is a queued injection; n counts the calls it still applies to.
@@ -49,9 +50,18 @@ func (s *Server) ResetNext(op Op, n int, afterBytes int64) {
 
 // LoseNextResponse makes the next n calls of op be performed in full (state
 // changes included) and then kill the connection instead of answering, as
-// when a response is lost in the network. n <= 0 clears op's faults.
+// when a response is lost in the network. n <= 0 clears op's faults. As with
+// ResetNext, net/http may replay a bodiless GET or HEAD once.
 func (s *Server) LoseNextResponse(op Op, n int) {
 	s.queueFault(op, &fault{kind: faultLose, n: n})
+}
+
+// CorruptNextCRC makes the next n calls of op be performed normally but answer
+// an x-oss-hash-crc64ecma that is off by one bit (UploadPart, PutObject, GetObject,
+// Complete), so the SDK's client-side check fails with oss.CRCCheckError.
+// n <= 0 clears op's faults.
+func (s *Server) CorruptNextCRC(op Op, n int) {
+	s.queueFault(op, &fault{kind: faultCRC, n: n})
 }
 
 // SetLatency delays every OSS request by d before it is handled (not /_sim/).

@@ -189,3 +189,23 @@ func TestSetBandwidth(t *testing.T) {
 		t.Errorf("unthrottled upload took %v", d)
 	}
 }
+
+func TestCorruptNextCRC(t *testing.T) {
+	s, b, imur := faultEnv(t, Config{})
+	s.CorruptNextCRC(OpUploadPart, 1)
+	_, err := uploadPart(b, imur, randBytes(10_000, 8), 1)
+	var ce oss.CRCCheckError
+	if !errors.As(err, &ce) {
+		t.Fatalf("want oss.CRCCheckError, got %T %v", err, err)
+	}
+	if u := s.Uploads(); u[0].Parts != 1 {
+		t.Errorf("the part was not stored: %+v", u)
+	}
+	if _, err := uploadPart(b, imur, randBytes(10_000, 8), 1); err != nil {
+		t.Fatalf("next upload: %v", err)
+	}
+	s.CorruptNextCRC(OpPut, 1)
+	if err := b.PutObject(testKey, bytes.NewReader([]byte("abc"))); !errors.As(err, &ce) {
+		t.Fatalf("put: want oss.CRCCheckError, got %v", err)
+	}
+}

@@ -132,7 +132,7 @@ func (s *Server) uploadPart(rq *request) {
 	h := rq.w.Header()
 	h.Set("ETag", p.etag())
 	h.Set("Content-MD5", base64.StdEncoding.EncodeToString(p.md5[:]))
-	h.Set("x-oss-hash-crc64ecma", strconv.FormatUint(p.crc, 10))
+	rq.setCRC(p.crc)
 	h.Set("Content-Length", "0")
 	rq.w.WriteHeader(http.StatusOK)
 }

@@ -37,7 +37,7 @@ func (s *Server) putObject(rq *request) {
 	h := rq.w.Header()
 	h.Set("ETag", obj.etag)
 	h.Set("Content-MD5", base64.StdEncoding.EncodeToString(rc.md5[:]))
-	h.Set("x-oss-hash-crc64ecma", strconv.FormatUint(rc.crc, 10))
+	rq.setCRC(rc.crc)
 	h.Set("Content-Length", "0")
 	rq.w.WriteHeader(http.StatusOK)
 }
@@ -101,7 +101,7 @@ func (s *Server) getObject(rq *request) {
 		h.Set("x-oss-object-type", "Multipart")
 	}
 	h.Set("x-oss-storage-class", "Standard")
-	h.Set("x-oss-hash-crc64ecma", strconv.FormatUint(obj.info.CRC64, 10))
+	rq.setCRC(obj.info.CRC64)
 	for k, v := range obj.meta {
 		h[k] = v
 	}

@@ -26,6 +26,7 @@ type request struct {
 	code   string
 	bytes  int64 // request body bytes consumed
 	bps    int64
+	badCRC bool // CorruptNextCRC: flip a bit of x-oss-hash-crc64ecma
 }
 
 // classify maps method and sub-resources to an operation.
@@ -80,8 +81,11 @@ func (s *Server) serveOSS(w http.ResponseWriter, r *http.Request) {
 
 	call := Call{Time: s.now(), Op: rq.op, Bucket: rq.bucket, Key: rq.key, UploadID: q.Get("uploadId")}
 	call.PartNumber, _ = strconv.Atoi(q.Get("partNumber"))
-	lost := false
+	lost, kill := false, false
 	defer func() {
+		if kill {
+			defer killConn(w) // after recording, so the call is visible once the client sees it die
+		}
 		call.AccessKeyID, call.Status, call.Code = rq.ak, sw.status, rq.code
 		call.Bytes = rq.bytes
 		if rq.op == OpGet {
@@ -111,13 +115,13 @@ func (s *Server) serveOSS(w http.ResponseWriter, r *http.Request) {
 			return
 		case faultReset:
 			rq.bytes, _ = io.CopyN(io.Discard, r.Body, f.afterBytes)
-			killConn(w)
-			sw.status, rq.code = 0, "ConnectionReset"
+			sw.status, rq.code, kill = 0, "ConnectionReset", true
 			return
 		case faultLose:
-			lost = true
+			lost, kill = true, true
 			sw.ResponseWriter = &lostWriter{header: http.Header{}}
-			defer killConn(w)
+		case faultCRC:
+			rq.badCRC = true
 		}
 	}
 
@@ -183,6 +187,14 @@ func (rq *request) sendXML(status int, v any) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	rq.w.WriteHeader(status)
 	_, _ = rq.w.Write(body)
+}
+
+// setCRC sets x-oss-hash-crc64ecma (corrupted when a CorruptNextCRC fault applies).
+func (rq *request) setCRC(crc uint64) {
+	if rq.badCRC {
+		crc ^= 1
+	}
+	rq.w.Header().Set("x-oss-hash-crc64ecma", strconv.FormatUint(crc, 10))
 }
 
 // ctx is the request context; handlers use it only for pacing sleeps.

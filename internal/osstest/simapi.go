@@ -23,6 +23,7 @@ const simPrefix = "/_sim/"
 //	POST /_sim/fail      {"op","n","status","code"}
 //	POST /_sim/reset     {"op","n","afterBytes"}
 //	POST /_sim/lose      {"op","n"}
+//	POST /_sim/crc       {"op","n"}            (CorruptNextCRC)
 //	POST /_sim/expire
 //	POST /_sim/latency   {"ms"}
 //	POST /_sim/bandwidth {"bytesPerSec"}
@@ -124,6 +125,11 @@ func (s *Server) applySim(path string, req simRequest) error {
 			return err
 		}
 		s.LoseNextResponse(req.Op, req.N)
+	case "crc":
+		if err := needOp(); err != nil {
+			return err
+		}
+		s.CorruptNextCRC(req.Op, req.N)
 	case "expire":
 		s.ExpireAll()
 	case "latency":

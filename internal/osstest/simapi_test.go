@@ -3,12 +3,15 @@ package osstest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aliyun/aliyun-oss-go-sdk/oss"
 )
 
 func simPost(t *testing.T, s *Server, path, body string) int {
@@ -61,6 +64,12 @@ func TestSimFaultEndpoints(t *testing.T) {
 			}
 			if u := s.Uploads(); u[0].Parts != 1 {
 				t.Errorf("lost UploadPart was not performed: %+v", u)
+			}
+		}},
+		{"crc", "crc", `{"op":"UploadPart","n":1}`, func(t *testing.T) {
+			_, err := uploadPart(b, imur, part, 1)
+			if !errors.As(err, new(oss.CRCCheckError)) {
+				t.Fatalf("want oss.CRCCheckError, got %v", err)
 			}
 		}},
 		{"latency", "latency", `{"ms":120}`, func(t *testing.T) {

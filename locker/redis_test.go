@@ -40,7 +40,7 @@ func TestDeadHolderBlocksAtMostTTL(t *testing.T) {
 	}
 	waited := time.Since(killed)
 	t.Logf("waited %s for a dead holder (TTL %s)", waited, ttl)
-	if waited > ttl+500*time.Millisecond {
+	if waited > ttl+time.Second {
 		t.Errorf("waited %s for a dead holder, want at most TTL %s (+ slack)", waited, ttl)
 	}
 	if err := l2.Unlock(); err != nil {
@@ -62,7 +62,7 @@ func TestLeftoverKeyExpires(t *testing.T) {
 	if err := l.Lock(ctxFor(t, 5*time.Second), func() {}); err != nil {
 		t.Fatal(err)
 	}
-	if waited := time.Since(start); waited < 600*time.Millisecond || waited > 1500*time.Millisecond {
+	if waited := time.Since(start); waited < 600*time.Millisecond || waited > 2*time.Second {
 		t.Errorf("Lock took %s on a key expiring in 700ms", waited)
 	}
 	if err := l.Unlock(); err != nil {
@@ -277,8 +277,8 @@ func TestStealAcrossProcesses(t *testing.T) {
 	}
 	stolen := time.Since(start)
 	t.Logf("steal took %s", stolen)
-	if stolen > time.Second {
-		t.Errorf("steal took %s, want under a second", stolen)
+	if stolen > 1500*time.Millisecond {
+		t.Errorf("steal took %s, want about a second at most", stolen)
 	}
 	if err := <-unlocked; err != nil {
 		t.Errorf("holder Unlock: %v", err)

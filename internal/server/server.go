@@ -151,6 +151,7 @@ func New(cfg Config) (*Server, error) {
 		GracefulRequestCompletionTimeout: cfg.RequestCompletionTimeout,
 		AcquireLockTimeout:               cfg.AcquireLockTimeout,
 		NetworkTimeout:                   cfg.NetworkTimeout,
+		PreUploadCreateCallback:          checkMetadata,
 		Logger:                           TusdLogger(cfg.Logger),
 	})
 	if err != nil {
@@ -179,7 +180,7 @@ func New(cfg Config) (*Server, error) {
 	// tusd routes on the path below the base, so strip it; mount the base
 	// path with and without its trailing slash, as tusd's CLI does.
 	route := func(prefix string) http.Handler {
-		h := http.StripPrefix(prefix, tus)
+		h := withTusStatus(http.StripPrefix(prefix, tus))
 		if cfg.Media != nil || cfg.Expiry != nil {
 			h = uploadHeaders(cfg.BasePath, cfg.Media, cfg.Expiry, h)
 		}

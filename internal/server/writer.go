@@ -17,6 +17,7 @@ type responseWriter struct {
 	status   int
 	bytes    int64
 	wrote    bool
+	mappers  []func(status int) int
 	onHeader []func(status int, h http.Header)
 }
 
@@ -25,6 +26,12 @@ func wrapWriter(w http.ResponseWriter) *responseWriter {
 		return rw
 	}
 	return &responseWriter{ResponseWriter: w}
+}
+
+// mapStatus registers fn to rewrite the final status before the header
+// hooks run and the header is sent.
+func (w *responseWriter) mapStatus(fn func(status int) int) {
+	w.mappers = append(w.mappers, fn)
 }
 
 // beforeHeader registers fn to run once, before the final header is sent.
@@ -41,6 +48,9 @@ func (w *responseWriter) WriteHeader(code int) {
 		return
 	}
 	w.wrote = true
+	for _, fn := range w.mappers {
+		code = fn(code)
+	}
 	w.status = code
 	h := w.ResponseWriter.Header()
 	for _, fn := range w.onHeader {

@@ -20,17 +20,21 @@ var sensitiveKeys = [...]string{
 	"cookie", "credential", "signature", "apikey", "privatekey",
 }
 
-// secretShapes match secrets inside any string value, whatever its key.
-var secretShapes = [...]*regexp.Regexp{
+// secretShapes match secrets inside any string value, whatever its key;
+// each match is replaced by repl (a regexp template).
+var secretShapes = [...]struct {
+	re   *regexp.Regexp
+	repl string
+}{
 	// JWTs and base64-encoded JSON (VOD's UploadAuth and UploadAddress are
 	// base64 JSON, which always starts with "eyJ").
-	regexp.MustCompile(`eyJ[A-Za-z0-9_\-+/=.]{12,}`),
+	{regexp.MustCompile(`eyJ[A-Za-z0-9_\-+/=.]{12,}`), Redacted},
 	// STS SecurityTokens ("CAIS..." followed by base64).
-	regexp.MustCompile(`CAIS[A-Za-z0-9+/=_\-]{16,}`),
-	// Bearer / Basic credentials in header-like text.
-	regexp.MustCompile(`(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}`),
-	// key=value pairs in URLs or text: Signature=..., security-token=...
-	regexp.MustCompile(`(?i)(signature|security[-_]?token|access[-_]?key[-_]?secret|x-oss-security-token|password|secret)(["']?\s*[=:]\s*["']?)[^\s&"',;}]+`),
+	{regexp.MustCompile(`CAIS[A-Za-z0-9+/=_\-]{16,}`), Redacted},
+	// Bearer / Basic credentials in header-like text; the scheme stays.
+	{regexp.MustCompile(`(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}`), "${1} " + Redacted},
+	// key=value or key: value pairs in URLs and text; the key stays.
+	{regexp.MustCompile(`(?i)(signature|security[-_]?token|access[-_]?key[-_]?secret|password|secret)(["']?\s*[=:]\s*["']?)[^\s&"',;}]+`), "${1}${2}" + Redacted},
 }
 
 // akSecret matches a standalone 30-character alphanumeric word, the shape of
@@ -83,19 +87,8 @@ func Scrub(s string) string {
 	if len(s) < 8 {
 		return s
 	}
-	for i, re := range secretShapes {
-		if i == 3 {
-			s = re.ReplaceAllString(s, "${1}${2}"+Redacted)
-			continue
-		}
-		s = re.ReplaceAllStringFunc(s, func(m string) string {
-			if i == 2 { // keep the scheme word
-				if sp := strings.IndexAny(m, " \t"); sp > 0 {
-					return m[:sp+1] + Redacted
-				}
-			}
-			return Redacted
-		})
+	for _, sh := range secretShapes {
+		s = sh.re.ReplaceAllString(s, sh.repl)
 	}
 	return akSecret.ReplaceAllStringFunc(s, func(m string) string {
 		if strings.ContainsAny(m, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") &&

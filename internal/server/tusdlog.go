@@ -23,7 +23,8 @@ type expBridge struct {
 	next slog.Handler
 }
 
-var demoted = map[string]bool{"RequestIncoming": true, "ResponseOutgoing": true}
+// demoted reports whether a tusd event is logged at debug instead of info.
+func demoted(msg string) bool { return msg == "RequestIncoming" || msg == "ResponseOutgoing" }
 
 func (b *expBridge) Enabled(ctx context.Context, l expslog.Level) bool {
 	// Demotion depends on the message, so allow info and decide in Handle.
@@ -32,7 +33,7 @@ func (b *expBridge) Enabled(ctx context.Context, l expslog.Level) bool {
 
 func (b *expBridge) Handle(ctx context.Context, r expslog.Record) error {
 	level := slog.Level(r.Level)
-	if level == slog.LevelInfo && demoted[r.Message] && !errorStatus(r) {
+	if level == slog.LevelInfo && demoted(r.Message) && !errorStatus(r) {
 		level = slog.LevelDebug
 	}
 	if !b.next.Enabled(ctx, level) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -12,8 +13,9 @@ import (
 // CORS values that differ from tusd's defaults. Browsers only let scripts
 // read response headers listed in Access-Control-Expose-Headers.
 const (
-	extraExposeHeaders = "Upload-Expires, " + HeaderMediaID + ", " + HeaderMediaType + ", " + HeaderRequestID + ", Retry-After"
-	corsAllowMethods   = "POST, HEAD, PATCH, DELETE, OPTIONS"
+	extraExposeHeaders = "Upload-Expires, " + HeaderMediaID + ", " + HeaderMediaType + ", " + HeaderRequestID +
+		", Retry-After, WWW-Authenticate"
+	corsAllowMethods = "POST, HEAD, PATCH, DELETE, OPTIONS"
 )
 
 // CORSConfig returns tusd's CORS configuration for the allowed origins.
@@ -22,7 +24,7 @@ const (
 // disables CORS handling: no CORS headers are sent and cross-origin
 // browser requests are blocked by the browser. The exposed headers are
 // tusd's defaults plus Upload-Expires, Vod-Media-Id, Vod-Media-Type,
-// X-Request-ID and Retry-After; the allowed request headers are tusd's
+// X-Request-ID, Retry-After and WWW-Authenticate; the allowed request headers are tusd's
 // defaults (Authorization, X-Request-ID, X-HTTP-Method-Override and all tus
 // headers).
 func CORSConfig(origins []string) (*handler.CorsConfig, error) {
@@ -78,4 +80,37 @@ func ValidateOrigin(o string) error {
 		return fmt.Errorf("server: origin %q: a wildcard is only allowed as the first host label", o)
 	}
 	return nil
+}
+
+// corsFallback adds the CORS response headers tusd would have sent to
+// responses written before tusd ran (by [Config.TusMiddleware], e.g. an
+// authentication failure), so browsers can read them. Responses that
+// already carry Access-Control-Allow-Origin are left alone.
+func corsFallback(cors *handler.CorsConfig, next http.Handler) http.Handler {
+	if cors.Disable {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" || r.Method == http.MethodOptions || !cors.AllowOrigin.MatchString(origin) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rw := wrapWriter(w)
+		rw.beforeHeader(func(_ int, h http.Header) {
+			if h.Get("Access-Control-Allow-Origin") != "" {
+				return
+			}
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Add("Vary", "Origin")
+			if cors.AllowCredentials {
+				h.Set("Access-Control-Allow-Credentials", "true")
+			}
+			h.Set("Access-Control-Expose-Headers", cors.ExposeHeaders)
+			if h.Get("Tus-Resumable") == "" {
+				h.Set("Tus-Resumable", "1.0.0")
+			}
+		})
+		next.ServeHTTP(rw, r)
+	})
 }

@@ -15,7 +15,12 @@
 // on the tus routes only, the Vod-Media-Id / Vod-Media-Type response headers
 // (from a [MediaLookup]) on successful POST, HEAD and PATCH responses and
 // the tus expiration extension (Upload-Expires from an [ExpiryLookup]),
-// which tusd v2.9.1 does not implement itself.
+// which tusd v2.9.1 does not implement itself. [Config.TusMiddleware]
+// (authentication) runs in front of those and of tusd; its own error
+// responses get the CORS headers tusd would have sent. Two protocol
+// corrections over tusd v2.9.1: malformed Upload-Metadata is rejected with
+// 400 before the store runs (tusd silently drops bad pairs), and a PATCH
+// with the wrong Content-Type gets 415 (tusd answers 400).
 // CORS is configured on tusd itself ([handler.CorsConfig]) so that preflight
 // answers and exposed headers come from one place; see [CORSConfig].
 //

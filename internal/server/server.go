@@ -54,6 +54,11 @@ type Config struct {
 	// Media adds Vod-Media-Id and Vod-Media-Type to POST, HEAD and PATCH
 	// responses. If nil, the headers are not sent.
 	Media MediaLookup
+	// TusMiddleware, if set, wraps the tus handler (after request ID, access
+	// log and CORS fallback, before the Vod-Media headers and tusd), e.g.
+	// authentication that puts the caller into the request context for the
+	// store. Responses it writes itself get tusd's CORS headers added.
+	TusMiddleware func(http.Handler) http.Handler
 	// Expiry adds Upload-Expires to POST and PATCH responses and
 	// advertises the expiration extension. If nil, neither is done.
 	Expiry ExpiryLookup
@@ -184,7 +189,10 @@ func New(cfg Config) (*Server, error) {
 		if cfg.Media != nil || cfg.Expiry != nil {
 			h = uploadHeaders(cfg.BasePath, cfg.Media, cfg.Expiry, h)
 		}
-		return h
+		if cfg.TusMiddleware != nil {
+			h = cfg.TusMiddleware(h)
+		}
+		return corsFallback(cors, h)
 	}
 	mux := http.NewServeMux()
 	mux.Handle(cfg.BasePath, route(cfg.BasePath))

@@ -361,3 +361,45 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestTusMiddleware checks that a middleware in front of tusd (auth) sees
+// requests before tusd, that its context reaches the media lookup, and that
+// its own error responses carry CORS headers.
+func TestTusMiddleware(t *testing.T) {
+	type ctxKey struct{}
+	auth := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodOptions && r.Header.Get("Authorization") != "Bearer good" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="vodgate"`)
+				http.Error(w, "ERR_UNAUTHORIZED: missing token", http.StatusUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, "alice")))
+		})
+	}
+	ts, _ := newTestServer(t, func(c *Config) {
+		c.TusMiddleware = auth
+		c.Media = MediaLookupFunc(func(ctx context.Context, id string) (string, string, bool) {
+			owner, _ := ctx.Value(ctxKey{}).(string)
+			return "media-of-" + owner, "video", owner != ""
+		})
+	})
+	origin := "https://app.example.com"
+	res := do(t, "POST", ts.URL+"/files/", map[string]string{"Tus-Resumable": "1.0.0", "Upload-Length": "1", "Origin": origin}, "")
+	if res.StatusCode != 401 || res.Header.Get("Access-Control-Allow-Origin") != origin ||
+		!strings.Contains(res.Header.Get("Access-Control-Expose-Headers"), "WWW-Authenticate") {
+		t.Errorf("401 from middleware: status %d, headers %v", res.StatusCode, res.Header)
+	}
+	res = do(t, "OPTIONS", ts.URL+"/files/", map[string]string{"Origin": origin, "Access-Control-Request-Method": "POST"}, "")
+	if res.StatusCode != 200 || res.Header.Get("Access-Control-Allow-Origin") != origin {
+		t.Errorf("preflight: status %d, headers %v", res.StatusCode, res.Header)
+	}
+	res = do(t, "POST", ts.URL+"/files/", map[string]string{"Tus-Resumable": "1.0.0", "Upload-Length": "1",
+		"Origin": origin, "Authorization": "Bearer good"}, "")
+	if res.StatusCode != 201 || res.Header.Get(HeaderMediaID) != "media-of-alice" {
+		t.Errorf("authorized POST: status %d, media %q", res.StatusCode, res.Header.Get(HeaderMediaID))
+	}
+	if got := res.Header.Values("Access-Control-Allow-Origin"); len(got) != 1 {
+		t.Errorf("Allow-Origin set %d times: %v", len(got), got)
+	}
+}

@@ -78,5 +78,6 @@
 // Complete copies no bytes: the part blobs become the object. Bodies are read
 // without holding any lock and hashed (MD5 + CRC-64) in one pass while they
 // stream in; the object SHA-256 is computed once, at Complete (PutObject hashes
-// it while streaming). All methods are safe for concurrent use.
+// it while streaming). All methods are safe for concurrent use. In Dir mode a
+// GET racing a delete or overwrite of the same key may fail mid-body.
 package osstest

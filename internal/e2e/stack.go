@@ -37,6 +37,9 @@ type stackOptions struct {
 	Env map[string]string
 	// NoGateway leaves GW nil; start one with startGateway.
 	NoGateway bool
+	// RedisURL points the gateways at another Redis (e.g. a redisProc the
+	// test stops and restarts) instead of the shared $VODGATE_TEST_REDIS_URL.
+	RedisURL string
 }
 
 // newStack builds the simulators and starts one gateway. It skips (or fails
@@ -44,8 +47,13 @@ type stackOptions struct {
 func newStack(t *testing.T, opt stackOptions) *stack {
 	t.Helper()
 	bin := testenv.GatewayBin(t)
-	rurl := testenv.RedisURL(t)
-	prefix := testenv.KeyPrefix(t, testenv.Redis(t)) // keys deleted when the test ends
+	var rurl, prefix string
+	if opt.RedisURL != "" {
+		rurl, prefix = opt.RedisURL, "vodgate-e2e"
+	} else {
+		rurl = testenv.RedisURL(t)
+		prefix = testenv.KeyPrefix(t, testenv.Redis(t)) // keys deleted when the test ends
+	}
 
 	oss := osstest.NewServer(osstest.Config{})
 	t.Cleanup(oss.Close)

@@ -37,6 +37,13 @@ type uppyResult struct {
 	ResumedAt *int64 `json:"resumedAt"`
 }
 
+func deref(p *int64) int64 {
+	if p == nil {
+		return -1
+	}
+	return *p
+}
+
 const uppyPageHTML = `<!doctype html>
 <html><head><meta charset="utf-8"><title>vodgate e2e: Uppy</title></head>
 <body><p>vodgate e2e: Uppy upload</p><script type="module" src="/page.js"></script></body></html>
@@ -102,6 +109,11 @@ func TestUppyChromiumCrossOrigin(t *testing.T) {
 	if err != nil || !res.OK {
 		t.Fatalf("uppy upload failed (driver exit: %v): %s\nrequests: %+v\ndriver stderr:\n%s", err, res.Error, res.Requests, stderr.String())
 	}
+	var trace []tusRequest
+	for _, rq := range res.Requests {
+		trace = append(trace, tusRequest{Method: rq.Method, Status: rq.Status, Offset: rq.Offset})
+	}
+	t.Logf("paused at %v bytes; requests: %s", deref(res.PausedAt), describeRequests(trace))
 	if testing.Verbose() {
 		t.Logf("driver stderr:\n%s", stderr.String())
 	}

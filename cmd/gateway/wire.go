@@ -104,7 +104,9 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 	if err != nil {
 		return nil, err
 	}
-	records := redisstate.New(rdb, redisstate.Config{Prefix: cfg.RedisPrefix})
+	// Records outlive the upload's expiry by a day, so a finished upload's
+	// HEAD keeps answering for a while and expired ones answer 404.
+	records := redisstate.New(rdb, redisstate.Config{Prefix: cfg.RedisPrefix, TTL: cfg.Expiration + 24*time.Hour})
 
 	lcfg := locker.Config{Prefix: cfg.RedisPrefix, TTL: cfg.LockTTL, Logger: logger}
 	if err := lcfg.Validate(); err != nil {

@@ -1,0 +1,305 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// options are the flags of benchtool run.
+type options struct {
+	smoke        bool
+	reps         int
+	bigMiB       int
+	chunkMiB     int
+	servers      []string
+	cases        []string
+	budgetMiB    int
+	createDur    time.Duration
+	createConns  int
+	sinkETag     string
+	sample       time.Duration
+	work         string
+	out, results string
+	gatewayEnv   []string
+	bin          bins
+	stderr       io.Writer
+}
+
+type bins struct {
+	gateway, tusd, sink, redis, node, wrk, drive, lua, self string
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// Server and case names, in table order.
+const (
+	srvGateway    = "gateway"
+	srvTusdS3     = "tusd-s3"
+	srvTusdFile   = "tusd-file"
+	srvCeiling    = "ceiling"
+	srvCeilingPut = "ceiling-put"
+)
+
+var allServers = []string{srvGateway, srvTusdS3, srvTusdFile, srvCeiling, srvCeilingPut}
+
+// benchCase is one workload.
+type benchCase struct {
+	ID      string // flag name: one-patch, chunked, c50, c500, create
+	Name    string // table label
+	File    bool   // upload the big file (else a shared random buffer of Size)
+	Size    int64  // bytes per upload
+	Uploads int
+	Chunk   int64 // 0: one PATCH
+	Create  bool  // wrk creation rate
+}
+
+func (o *options) casesFor() []benchCase {
+	mib := int64(1 << 20)
+	big, chunk := int64(o.bigMiB)*mib, int64(o.chunkMiB)*mib
+	c50n, c50s, c500n, c500s := 50, 8*mib, 500, mib
+	if o.smoke {
+		c50n, c50s, c500n, c500s = 5, 2*mib, 20, 256<<10
+	}
+	all := []benchCase{
+		{ID: "one-patch", Name: fmt.Sprintf("%s in one PATCH", sizeName(big)), File: true, Size: big, Uploads: 1},
+		{ID: "chunked", Name: fmt.Sprintf("%s in %s chunks", sizeName(big), sizeName(chunk)), File: true, Size: big, Uploads: 1, Chunk: chunk},
+		{ID: "c50", Name: fmt.Sprintf("%d × %s concurrent", c50n, sizeName(c50s)), Size: c50s, Uploads: c50n},
+		{ID: "c500", Name: fmt.Sprintf("%d × %s concurrent", c500n, sizeName(c500s)), Size: c500s, Uploads: c500n},
+		{ID: "create", Name: fmt.Sprintf("creation, wrk %d conns %s", o.createConns, o.createDur), Create: true},
+	}
+	var out []benchCase
+	for _, c := range all {
+		for _, id := range o.cases {
+			if id == c.ID {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+func sizeName(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func runCmd(args []string, stdout, stderr io.Writer) int {
+	o := &options{stderr: stderr}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&o.smoke, "smoke", false, "small sizes, one repetition (the CI variant); timings are meaningless")
+	fs.IntVar(&o.reps, "reps", 3, "repetitions of every case and server")
+	fs.IntVar(&o.bigMiB, "size-mib", 1024, "size of the single-upload cases")
+	fs.IntVar(&o.chunkMiB, "chunk-mib", 8, "PATCH size of the chunked case")
+	servers := fs.String("servers", strings.Join(allServers, ","), "servers to run")
+	cases := fs.String("cases", "one-patch,chunked,c50,c500,create", "cases to run")
+	fs.IntVar(&o.budgetMiB, "buffer-budget-mib", 512, "the gateway's buffer-budget (passed as VODGATE_BUFFER_BUDGET; the 500-upload check uses it)")
+	fs.DurationVar(&o.createDur, "create-duration", 10*time.Second, "wrk duration of the creation case")
+	fs.IntVar(&o.createConns, "create-conns", 16, "wrk connections of the creation case")
+	fs.StringVar(&o.sinkETag, "sink-etag", "none", "ETag mode of the shared sink: none (no hashing, so the sink stays out of the way on a 2-core machine) or md5")
+	fs.DurationVar(&o.sample, "sample", 50*time.Millisecond, "disk sampling interval")
+	fs.StringVar(&o.work, "work", "", "scratch directory (required)")
+	fs.StringVar(&o.out, "out", "", "also write the markdown table here")
+	fs.StringVar(&o.results, "results", "", "results as JSON lines (default WORK/results.jsonl)")
+	fs.Var((*listFlag)(&o.gatewayEnv), "gateway-env", "extra KEY=VALUE for the gateway (repeatable)")
+	fs.StringVar(&o.bin.gateway, "gateway", "", "gateway binary")
+	fs.StringVar(&o.bin.tusd, "tusd", "", "tusd v2.9.1 binary")
+	fs.StringVar(&o.bin.sink, "sink", "", "bench/sink binary")
+	fs.StringVar(&o.bin.redis, "redis-server", "redis-server", "redis-server binary")
+	fs.StringVar(&o.bin.node, "node", "node", "node binary")
+	fs.StringVar(&o.bin.wrk, "wrk", "wrk", "wrk binary")
+	fs.StringVar(&o.bin.drive, "drive", "", "bench/compare/drive.mjs")
+	fs.StringVar(&o.bin.lua, "lua", "", "bench/compare/create.lua")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	o.servers = strings.Split(*servers, ",")
+	o.cases = strings.Split(*cases, ",")
+	if o.smoke {
+		o.reps, o.bigMiB, o.chunkMiB = 1, 12, 6
+		if o.createDur == 10*time.Second {
+			o.createDur = 2 * time.Second
+		}
+		if o.createConns == 16 {
+			o.createConns = 4
+		}
+	}
+	if o.work == "" || o.bin.gateway == "" || o.bin.tusd == "" || o.bin.sink == "" || o.bin.drive == "" || o.bin.lua == "" {
+		fmt.Fprintln(stderr, "benchtool run: -work, -gateway, -tusd, -sink, -drive and -lua are required")
+		return 2
+	}
+	if o.results == "" {
+		o.results = filepath.Join(o.work, "results.jsonl")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	o.bin.self = self
+	rows, err := o.run()
+	if err != nil {
+		fmt.Fprintf(stderr, "benchtool: %v\n", err)
+		return 1
+	}
+	md := renderTable(rows, o.meta())
+	fmt.Fprint(stdout, md)
+	if o.out != "" {
+		if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
+	for _, r := range rows {
+		if !r.OK {
+			return 3 // the table is printed, but something failed
+		}
+	}
+	return 0
+}
+
+func (o *options) meta() tableMeta {
+	return tableMeta{Reps: o.reps, BudgetMiB: o.budgetMiB, SinkETag: o.sinkETag, Smoke: o.smoke}
+}
+
+// run starts the shared backend, then runs every case against every
+// server, o.reps times, servers interleaved within a repetition.
+func (o *options) run() ([]row, error) {
+	if err := os.MkdirAll(o.work, 0o755); err != nil {
+		return nil, err
+	}
+	resf, err := os.Create(o.results)
+	if err != nil {
+		return nil, err
+	}
+	defer resf.Close()
+
+	env, err := o.startBackend()
+	if err != nil {
+		return nil, err
+	}
+	defer env.close()
+
+	cases := o.casesFor()
+	for _, c := range cases {
+		if c.File {
+			if err := o.makeFile(c.Size); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	var rows []row
+	for rep := 1; rep <= o.reps; rep++ {
+		for _, c := range cases {
+			for _, srv := range o.servers {
+				if srv == srvCeilingPut && !(c.File && c.Chunk == 0) {
+					continue // the plain PUT ceiling exists for the one-PATCH case only
+				}
+				r := o.runOne(env, c, srv, rep)
+				rows = append(rows, r)
+				b, _ := json.Marshal(r)
+				resf.Write(append(b, '\n'))
+				fmt.Fprintf(o.stderr, "rep %d/%d | %-28s | %-11s | %s\n", rep, o.reps, c.Name, srv, r.summary())
+			}
+		}
+	}
+	return rows, nil
+}
+
+func (o *options) bigFile() string { return filepath.Join(o.work, "source.bin") }
+
+// makeFile writes size pseudo-random bytes (incompressible) once.
+func (o *options) makeFile(size int64) error {
+	if st, err := os.Stat(o.bigFile()); err == nil && st.Size() == size {
+		return nil
+	}
+	f, err := os.Create(o.bigFile())
+	if err != nil {
+		return err
+	}
+	rng := rand.NewChaCha8([32]byte{'v', 'o', 'd', 'g', 'a', 't', 'e'})
+	buf := make([]byte, 1<<20)
+	for left := size; left > 0; {
+		n := min(left, int64(len(buf)))
+		rng.Read(buf[:n])
+		if _, err := f.Write(buf[:n]); err != nil {
+			f.Close()
+			return err
+		}
+		left -= n
+	}
+	return f.Close()
+}
+
+// runOne starts a fresh server, runs the case once and stops it.
+func (o *options) runOne(env *backend, c benchCase, srv string, rep int) (r row) {
+	r = row{Case: c.Name, CaseID: c.ID, Server: srv, Rep: rep, Uploads: c.Uploads}
+	dir, err := os.MkdirTemp(o.work, fmt.Sprintf("%s-%s-%d-", c.ID, srv, rep))
+	if err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	defer os.RemoveAll(dir)
+	logs := filepath.Join(o.work, "logs")
+	os.MkdirAll(logs, 0o755)
+	s, err := o.startServer(env, srv, dir, filepath.Join(logs, fmt.Sprintf("%s-%s-%d.log", c.ID, srv, rep)))
+	if err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	defer s.p.stop(10 * time.Second)
+	w, err := startWatch(s.p.pid(), s.dirs, s.backend, o.sample)
+	if err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout(c))
+	defer cancel()
+	if c.Create {
+		err = o.driveCreate(ctx, s, c, &r)
+	} else {
+		err = o.driveUploads(ctx, s, c, srv, &r)
+	}
+	r.watchResult = w.stop()
+	if err != nil {
+		r.Err = err.Error()
+	}
+	if !r.ServerAliveEnd && r.Err == "" {
+		r.Err = fmt.Sprintf("%s exited during the case: %v\n%s", srv, s.p.err, s.p.tail(20))
+	}
+	r.OK = r.Err == "" && r.Failures == 0
+	if !r.OK && r.Err != "" {
+		r.LogTail = s.p.tail(15)
+	}
+	return r
+}
+
+func (o *options) timeout(c benchCase) time.Duration {
+	if c.Create {
+		return o.createDur + 60*time.Second
+	}
+	total := c.Size * int64(c.Uploads)
+	return 120*time.Second + time.Duration(total/(4<<20))*time.Second // at least 4 MiB/s
+}
+
+var errNoResult = errors.New("no result line")

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// backend is what stays up for the whole run: the shared sink, and for
+// the gateway a redis-server and the VOD simulator.
+type backend struct {
+	dir      string
+	sink     *proc
+	sinkURL  string
+	redis    *proc
+	redisURL string
+	vodsim   *proc
+	vodAddr  string
+}
+
+func (b *backend) close() {
+	for _, p := range []*proc{b.vodsim, b.redis, b.sink} {
+		p.stop(5 * time.Second)
+	}
+}
+
+func (o *options) needs(srv string) bool {
+	for _, s := range o.servers {
+		if s == srv {
+			return true
+		}
+	}
+	return false
+}
+
+func (o *options) startBackend() (*backend, error) {
+	b := &backend{dir: filepath.Join(o.work, "backend")}
+	if err := os.MkdirAll(b.dir, 0o755); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			b.close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	addr := filepath.Join(b.dir, "sink.addr")
+	var err error
+	if b.sink, err = start(filepath.Join(b.dir, "sink.log"), "sink", o.bin.sink, []string{"-listen", "127.0.0.1:0", "-etag", o.sinkETag, "-addr-file", addr}, nil); err != nil {
+		return nil, err
+	}
+	u, err := waitFile(ctx, b.sink, addr)
+	if err != nil {
+		return nil, err
+	}
+	b.sinkURL = strings.TrimSpace(string(u))
+
+	if o.needs(srvGateway) {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		rdir := filepath.Join(b.dir, "redis")
+		os.MkdirAll(rdir, 0o755)
+		if b.redis, err = start(filepath.Join(b.dir, "redis.log"), "redis", o.bin.redis, []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", rdir, "--daemonize", "no"}, nil); err != nil {
+			return nil, err
+		}
+		b.redisURL = fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+		if err := waitTCP(ctx, b.redis, port); err != nil {
+			return nil, err
+		}
+		vaddr := filepath.Join(b.dir, "vodsim.addr")
+		if b.vodsim, err = start(filepath.Join(b.dir, "vodsim.log"), "vodsim", o.bin.self, []string{"vodsim", "-addr-file", vaddr}, nil); err != nil {
+			return nil, err
+		}
+		v, err := waitFile(ctx, b.vodsim, vaddr)
+		if err != nil {
+			return nil, err
+		}
+		sc := bufio.NewScanner(strings.NewReader(string(v)))
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "VOD="); ok {
+				b.vodAddr = a
+			}
+		}
+		if b.vodAddr == "" {
+			return nil, fmt.Errorf("vodsim: no VOD address in %q", v)
+		}
+	}
+	ok = true
+	return b, nil
+}
+
+func waitTCP(ctx context.Context, p *proc, port int) error {
+	for {
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
+			c.Close()
+			return nil
+		}
+		if p.exited() {
+			return fmt.Errorf("%s exited early: %v\n%s", p.name, p.err, p.tail(20))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: port %d not listening", p.name, port)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// server is one started server under test.
+type server struct {
+	p        *proc
+	endpoint string // tus creation URL
+	putURL   string // ceiling-put target
+	dirs     []string
+	backend  []int // pids whose CPU counts as backend work
+}
+
+// startServer starts a fresh srv whose scratch space is dir, logging to
+// logPath.
+func (o *options) startServer(env *backend, srv, dir, logPath string) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return nil, err
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	s := &server{endpoint: base + "/files/", dirs: []string{tmp}}
+	readyURL, tus := base+"/files/", true
+	switch srv {
+	case srvGateway:
+		e := []string{
+			"TMPDIR=" + tmp,
+			"VODGATE_LISTEN=127.0.0.1:" + strconv.Itoa(port),
+			"VODGATE_REDIS_URL=" + env.redisURL,
+			"VODGATE_VOD_ENDPOINT=" + env.vodAddr,
+			"VODGATE_VOD_PROTOCOL=http",
+			"VODGATE_OSS_ENDPOINT=" + env.sinkURL,
+			"VODGATE_BUFFER_BUDGET=" + strconv.Itoa(o.budgetMiB) + "MiB",
+			"VODGATE_LOG_LEVEL=warn",
+			"ALIBABA_CLOUD_ACCESS_KEY_ID=" + simAccessKeyID,
+			"ALIBABA_CLOUD_ACCESS_KEY_SECRET=" + simAccessKeySecret,
+		}
+		e = append(e, o.gatewayEnv...)
+		if s.p, err = start(logPath, srv, o.bin.gateway, nil, e); err != nil {
+			return nil, err
+		}
+		readyURL, tus = base+"/readyz", false
+		s.backend = []int{env.sink.pid(), env.redis.pid(), env.vodsim.pid()}
+	case srvTusdS3:
+		e := []string{"TMPDIR=" + tmp, "AWS_ACCESS_KEY_ID=bench", "AWS_SECRET_ACCESS_KEY=bench-secret", "AWS_REGION=us-east-1",
+			"AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent", "AWS_EC2_METADATA_DISABLED=true"}
+		args := []string{"-host", "127.0.0.1", "-port", strconv.Itoa(port), "-base-path", "/files/",
+			"-s3-bucket", "bench", "-s3-endpoint", env.sinkURL, "-s3-object-prefix", "tusd/",
+			"-verbose=false", "-show-startup-logs=false"}
+		if s.p, err = start(logPath, srv, o.bin.tusd, args, e); err != nil {
+			return nil, err
+		}
+		s.backend = []int{env.sink.pid()}
+	case srvTusdFile:
+		up := filepath.Join(dir, "uploads")
+		if err := os.MkdirAll(up, 0o755); err != nil {
+			return nil, err
+		}
+		args := []string{"-host", "127.0.0.1", "-port", strconv.Itoa(port), "-base-path", "/files/",
+			"-upload-dir", up, "-verbose=false", "-show-startup-logs=false"}
+		if s.p, err = start(logPath, srv, o.bin.tusd, args, []string{"TMPDIR=" + tmp}); err != nil {
+			return nil, err
+		}
+		s.dirs = append(s.dirs, up)
+	case srvCeiling, srvCeilingPut:
+		args := []string{"-listen", "127.0.0.1:" + strconv.Itoa(port), "-etag", "none"}
+		if s.p, err = start(logPath, srv, o.bin.sink, args, []string{"TMPDIR=" + tmp}); err != nil {
+			return nil, err
+		}
+		s.endpoint = base + "/_tus/"
+		s.putURL = base + "/_discard/bench"
+		readyURL, tus = base+"/_stats", false
+	default:
+		return nil, fmt.Errorf("unknown server %q", srv)
+	}
+	if err := waitReady(s.p, readyURL, tus, 30*time.Second); err != nil {
+		s.p.stop(5 * time.Second)
+		return nil, err
+	}
+	return s, nil
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/vodgate/vodgate/internal/osstest"
+	"github.com/vodgate/vodgate/internal/vodtest"
+)
+
+// Development credentials the VOD simulator accepts (as in -dev mode).
+const (
+	simAccessKeyID     = "bench-access-key-id"
+	simAccessKeySecret = "bench-access-key-secret"
+)
+
+// vodsimCmd runs the VOD simulator with its OSS simulator until SIGTERM.
+// The gateway gets its upload credentials from it but sends its OSS
+// traffic to the sink (oss-endpoint), which accepts any signature; the OSS
+// simulator only exists because the VOD simulator registers credentials
+// there.
+func vodsimCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("vodsim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addrFile := fs.String("addr-file", "", "write VOD=host:port and OSS=url lines here once listening")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	oss := osstest.NewServer(osstest.Config{Logger: log})
+	defer oss.Close()
+	vod := vodtest.NewServer(vodtest.Config{
+		OSS:        oss,
+		AccessKeys: map[string]string{simAccessKeyID: simAccessKeySecret},
+		Logger:     log,
+	})
+	defer vod.Close()
+	out := fmt.Sprintf("VOD=%s\nOSS=%s\n", vod.Endpoint(), oss.URL())
+	if *addrFile != "" {
+		if err := os.WriteFile(*addrFile+".tmp", []byte(out), 0o644); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		if err := os.Rename(*addrFile+".tmp", *addrFile); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
+	fmt.Fprint(stdout, out)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	return 0
+}

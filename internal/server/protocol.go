@@ -31,6 +31,34 @@ func checkMetadata(hook handler.HookEvent) (handler.HTTPResponse, handler.FileIn
 	return handler.HTTPResponse{}, handler.FileInfoChanges{}, nil
 }
 
+// chainPreCreate runs next after first unless first fails; next may be
+// nil. next sees the metadata first changed.
+func chainPreCreate(first, next func(handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error)) func(handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
+	if next == nil {
+		return first
+	}
+	return func(ev handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
+		res, changes, err := first(ev)
+		if err != nil {
+			return res, changes, err
+		}
+		if changes.MetaData != nil {
+			ev.Upload.MetaData = changes.MetaData
+		}
+		res2, changes2, err := next(ev)
+		if err != nil {
+			return res2, changes2, err
+		}
+		if changes2.MetaData == nil {
+			changes2.MetaData = changes.MetaData
+		}
+		if changes2.ID == "" {
+			changes2.ID = changes.ID
+		}
+		return res.MergeWith(res2), changes2, nil
+	}
+}
+
 // ValidateMetadataHeader reports why an Upload-Metadata value is not
 // well-formed, or nil. An empty header is valid.
 func ValidateMetadataHeader(v string) error {

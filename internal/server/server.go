@@ -59,6 +59,13 @@ type Config struct {
 	// authentication that puts the caller into the request context for the
 	// store. Responses it writes itself get tusd's CORS headers added.
 	TusMiddleware func(http.Handler) http.Handler
+	// PreUploadCreate, if set, runs as tusd's PreUploadCreateCallback after
+	// the Upload-Metadata check: it may reject a creation (returning a
+	// handler.Error) or change its metadata (e.g. an application hook).
+	PreUploadCreate func(handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error)
+	// PreFinishResponse, if set, is tusd's PreFinishResponseCallback: it
+	// runs when an upload completes, before the response is sent.
+	PreFinishResponse func(handler.HookEvent) (handler.HTTPResponse, error)
 	// Expiry adds Upload-Expires to POST and PATCH responses and
 	// advertises the expiration extension. If nil, neither is done.
 	Expiry ExpiryLookup
@@ -156,7 +163,8 @@ func New(cfg Config) (*Server, error) {
 		GracefulRequestCompletionTimeout: cfg.RequestCompletionTimeout,
 		AcquireLockTimeout:               cfg.AcquireLockTimeout,
 		NetworkTimeout:                   cfg.NetworkTimeout,
-		PreUploadCreateCallback:          checkMetadata,
+		PreUploadCreateCallback:          chainPreCreate(checkMetadata, cfg.PreUploadCreate),
+		PreFinishResponseCallback:        cfg.PreFinishResponse,
 		Logger:                           TusdLogger(cfg.Logger),
 	})
 	if err != nil {

@@ -15,6 +15,8 @@
 //   chunkSize   bytes per PATCH (default: the whole upload in one PATCH)
 //   metadata    tus Upload-Metadata (default filename bench.mp4, title bench)
 //   timeoutMs   give up after this long (default 600000)
+//   highWaterMark  read size of the PUT's file stream (default: Node's
+//               64 KiB, the same stream tus-js-client reads a file with)
 //
 // No retries: every failed request fails its upload and is counted.
 //
@@ -96,7 +98,7 @@ function onePut(file, size) {
       fail(err);
       resolve();
     });
-    fs.createReadStream(file, { highWaterMark: 1 << 20 }).pipe(req);
+    fs.createReadStream(file, opts.highWaterMark ? { highWaterMark: opts.highWaterMark } : {}).pipe(req);
   });
 }
 

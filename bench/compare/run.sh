@@ -24,9 +24,11 @@ die() { echo "run.sh: $*" >&2; exit 1; }
 
 args=()
 smoke=0
+profile=0
 for a in "$@"; do
 	case "$a" in
 	-smoke | --smoke) smoke=1; args+=(-smoke) ;;
+	-gateway-profile | --gateway-profile | -gateway-profile=* | --gateway-profile=*) profile=1; args+=("$a") ;;
 	*) args+=("$a") ;;
 	esac
 done
@@ -78,7 +80,13 @@ tusd_version="$(go version -m "$tusd" 2>/dev/null | awk '$1 == "mod" && $2 == "g
 echo "run.sh: building gateway, sink, benchtool..." >&2
 gateway="${GATEWAY_BIN:-}"
 if [ -z "$gateway" ]; then
-	go build -o "$tmp/gateway" ./cmd/gateway
+	if [ "$profile" = 1 ]; then
+		# Add bench/compare/pprof.go.in to package main for this build only.
+		printf '{"Replace":{"%s":"%s"}}' "$root/cmd/gateway/zz_bench_pprof.go" "$root/bench/compare/pprof.go.in" >"$tmp/overlay.json"
+		go build -overlay "$tmp/overlay.json" -o "$tmp/gateway" ./cmd/gateway
+	else
+		go build -o "$tmp/gateway" ./cmd/gateway
+	fi
 	gateway="$tmp/gateway"
 fi
 go build -o "$tmp/sink" ./bench/sink

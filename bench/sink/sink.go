@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -47,7 +48,7 @@ type Server struct {
 
 type stats struct {
 	Requests, Bytes, Initiated, Parts, Completed, Aborted, Puts, Gets, Heads, Deletes, Errors atomic.Int64
-	TusCreated, TusBytes, DiscardBytes                                                        atomic.Int64
+	TusCreated, TusBytes, DiscardBytes, Conns                                                 atomic.Int64
 }
 
 type mpUpload struct {
@@ -92,6 +93,14 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, uploads: map[string]*mpUpload{}, objects: map[string]*object{}, tus: map[string]*tusUpload{}}
 	s.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
 	return s, nil
+}
+
+// ConnState counts new connections (set it as http.Server.ConnState), so
+// /_stats shows whether clients reuse connections.
+func (s *Server) ConnState(_ net.Conn, st http.ConnState) {
+	if st == http.StateNew {
+		s.stats.Conns.Add(1)
+	}
 }
 
 // ServeHTTP routes path-style S3/OSS requests, the ceiling endpoints and

@@ -140,7 +140,7 @@ func (s *Server) serveStats(w http.ResponseWriter) {
 		"parts": st.Parts.Load(), "completed": st.Completed.Load(), "aborted": st.Aborted.Load(),
 		"puts": st.Puts.Load(), "gets": st.Gets.Load(), "heads": st.Heads.Load(), "deletes": st.Deletes.Load(),
 		"errors": st.Errors.Load(), "tusCreated": st.TusCreated.Load(), "tusBytes": st.TusBytes.Load(),
-		"discardBytes": st.DiscardBytes.Load(), "openUploads": int64(open), "objects": int64(objects),
+		"discardBytes": st.DiscardBytes.Load(), "connections": st.Conns.Load(), "openUploads": int64(open), "objects": int64(objects),
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(m)

@@ -29,6 +29,10 @@ type row struct {
 	P50Ms    float64  `json:"p50Ms"`
 	P99Ms    float64  `json:"p99Ms"`
 	Errors   []string `json:"errors,omitempty"`
+	// Requests to the shared sink and new connections to it during the run
+	// (connection reuse; the sink's own /_tus/ ceiling servers are separate).
+	SinkRequests int64 `json:"sinkRequests"`
+	SinkConns    int64 `json:"sinkConns"`
 	watchResult
 }
 

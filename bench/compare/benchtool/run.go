@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -30,6 +32,8 @@ type options struct {
 	work         string
 	out, results string
 	gatewayEnv   []string
+	profileDir   string            // gateway profiles per case (gateway built with pprof.go.in)
+	variants     map[string]string // extra gateway builds: server name gateway-LABEL -> binary
 	bin          bins
 	stderr       io.Writer
 }
@@ -121,7 +125,10 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.out, "out", "", "also write the markdown table here")
 	fs.StringVar(&o.results, "results", "", "results as JSON lines (default WORK/results.jsonl)")
 	fs.Var((*listFlag)(&o.gatewayEnv), "gateway-env", "extra KEY=VALUE for the gateway (repeatable)")
+	fs.StringVar(&o.profileDir, "gateway-profile", "", "directory: save CPU, allocation, mutex and block profiles of the gateway for every case (needs a gateway built with bench/compare/pprof.go.in; run.sh does that)")
 	fs.StringVar(&o.bin.gateway, "gateway", "", "gateway binary")
+	var variants listFlag
+	fs.Var(&variants, "gateway-variant", "LABEL=BINARY: also run this gateway build as server gateway-LABEL (repeatable; add it to -servers), for A/B tests of a change in the same run")
 	fs.StringVar(&o.bin.tusd, "tusd", "", "tusd v2.9.1 binary")
 	fs.StringVar(&o.bin.sink, "sink", "", "bench/sink binary")
 	fs.StringVar(&o.bin.redis, "redis-server", "redis-server", "redis-server binary")
@@ -133,6 +140,18 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.servers = strings.Split(*servers, ",")
+	o.variants = map[string]string{}
+	for _, v := range variants {
+		label, bin, ok := strings.Cut(v, "=")
+		if !ok || label == "" || bin == "" {
+			fmt.Fprintf(stderr, "benchtool run: -gateway-variant %q: want LABEL=BINARY\n", v)
+			return 2
+		}
+		o.variants[srvGateway+"-"+label] = bin
+		if !slices.Contains(o.servers, srvGateway+"-"+label) {
+			o.servers = append(o.servers, srvGateway+"-"+label)
+		}
+	}
 	o.cases = strings.Split(*cases, ",")
 	if o.smoke {
 		o.reps, o.bigMiB, o.chunkMiB = 1, 12, 6
@@ -273,14 +292,31 @@ func (o *options) runOne(env *backend, c benchCase, srv string, rep int) (r row)
 		r.Err = err.Error()
 		return r
 	}
+	sink0 := sinkStats(env.sinkURL)
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout(c))
 	defer cancel()
+	var prof *profiler
+	if s.pprof != "" {
+		prof = &profiler{base: s.pprof, dir: o.profileDir, name: fmt.Sprintf("%s-rep%d", c.ID, rep)}
+		if err := prof.startCPU(); err != nil {
+			fmt.Fprintf(o.stderr, "profile: %v\n", err)
+			prof = nil
+		}
+	}
 	if c.Create {
 		err = o.driveCreate(ctx, s, c, &r)
 	} else {
 		err = o.driveUploads(ctx, s, c, srv, &r)
 	}
 	r.watchResult = w.stop()
+	if sink1 := sinkStats(env.sinkURL); sink0 != nil && sink1 != nil {
+		r.SinkRequests, r.SinkConns = sink1["requests"]-sink0["requests"], sink1["connections"]-sink0["connections"]
+	}
+	if prof != nil {
+		if err := prof.stop(); err != nil {
+			fmt.Fprintf(o.stderr, "profile: %v\n", err)
+		}
+	}
 	if err != nil {
 		r.Err = err.Error()
 	}
@@ -303,3 +339,17 @@ func (o *options) timeout(c benchCase) time.Duration {
 }
 
 var errNoResult = errors.New("no result line")
+
+// sinkStats returns the shared sink's counters, or nil.
+func sinkStats(base string) map[string]int64 {
+	res, err := http.Get(base + "/_stats")
+	if err != nil {
+		return nil
+	}
+	defer res.Body.Close()
+	var m map[string]int64
+	if json.NewDecoder(res.Body).Decode(&m) != nil {
+		return nil
+	}
+	return m
+}

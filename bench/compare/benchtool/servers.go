@@ -64,7 +64,7 @@ func (o *options) startBackend() (*backend, error) {
 	}
 	b.sinkURL = strings.TrimSpace(string(u))
 
-	if o.needs(srvGateway) {
+	if o.needs(srvGateway) || len(o.variants) > 0 {
 		port, err := freePort()
 		if err != nil {
 			return nil, err
@@ -124,7 +124,8 @@ type server struct {
 	endpoint string // tus creation URL
 	putURL   string // ceiling-put target
 	dirs     []string
-	backend  []int // pids whose CPU counts as backend work
+	backend  []int  // pids whose CPU counts as backend work
+	pprof    string // base URL of the profiling endpoint (gateway with -gateway-profile)
 }
 
 // startServer starts a fresh srv whose scratch space is dir, logging to
@@ -141,7 +142,12 @@ func (o *options) startServer(env *backend, srv, dir, logPath string) (*server, 
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	s := &server{endpoint: base + "/files/", dirs: []string{tmp}}
 	readyURL, tus := base+"/files/", true
-	switch srv {
+	kind := srv
+	gatewayBin := o.bin.gateway
+	if b, ok := o.variants[srv]; ok {
+		kind, gatewayBin = srvGateway, b
+	}
+	switch kind {
 	case srvGateway:
 		e := []string{
 			"TMPDIR=" + tmp,
@@ -156,7 +162,15 @@ func (o *options) startServer(env *backend, srv, dir, logPath string) (*server, 
 			"ALIBABA_CLOUD_ACCESS_KEY_SECRET=" + simAccessKeySecret,
 		}
 		e = append(e, o.gatewayEnv...)
-		if s.p, err = start(logPath, srv, o.bin.gateway, nil, e); err != nil {
+		if o.profileDir != "" && srv == srvGateway {
+			pp, err := freePort()
+			if err != nil {
+				return nil, err
+			}
+			e = append(e, fmt.Sprintf("VODGATE_BENCH_PPROF=127.0.0.1:%d", pp))
+			s.pprof = fmt.Sprintf("http://127.0.0.1:%d", pp)
+		}
+		if s.p, err = start(logPath, srv, gatewayBin, nil, e); err != nil {
 			return nil, err
 		}
 		readyURL, tus = base+"/readyz", false

@@ -137,7 +137,7 @@ func aggregate(rows []row) []*agg {
 		if d := slices.Index(caseOrder, x.caseID) - slices.Index(caseOrder, y.caseID); d != 0 {
 			return d
 		}
-		return slices.Index(allServers, x.server) - slices.Index(allServers, y.server)
+		return serverOrder(x.server) - serverOrder(y.server)
 	})
 	return out
 }
@@ -257,4 +257,15 @@ func renderChecks(aggs []*agg, m tableMeta) string {
 	}
 	check(len(bad) == 0, "zero failures everywhere%s", map[bool]string{true: "", false: " (failed: " + strings.Join(bad, ", ") + ")"}[len(bad) == 0])
 	return b.String()
+}
+
+// serverOrder sorts gateway variants right after the gateway.
+func serverOrder(s string) int {
+	if i := slices.Index(allServers, s); i >= 0 {
+		return 2 * i
+	}
+	if strings.HasPrefix(s, srvGateway+"-") {
+		return 1
+	}
+	return 2 * len(allServers)
 }

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+)
+
+// profiler drives the pprof endpoint that bench/compare/pprof.go.in adds to
+// a gateway built for profiling (run.sh -gateway-profile DIR).
+type profiler struct {
+	base string // http://host:port
+	dir  string
+	name string // file name prefix
+}
+
+func (p *profiler) post(path string) error {
+	res, err := http.Post(p.base+path, "text/plain", nil)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(res.Body)
+		return fmt.Errorf("%s: HTTP %d: %s", path, res.StatusCode, b)
+	}
+	return nil
+}
+
+func (p *profiler) startCPU() error {
+	return p.post("/bench/cpu/start?path=" + filepath.Join(p.dir, p.name+".cpu.pprof"))
+}
+
+// stop ends the CPU profile and saves the allocation, mutex and block
+// profiles (cumulative since the gateway started).
+func (p *profiler) stop() error {
+	if err := p.post("/bench/cpu/stop"); err != nil {
+		return err
+	}
+	for _, kind := range []string{"allocs", "mutex", "block", "goroutine"} {
+		if err := p.save(kind); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *profiler) save(kind string) error {
+	res, err := http.Get(p.base + "/debug/pprof/" + kind)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	f, err := os.Create(filepath.Join(p.dir, p.name+"."+kind+".pprof"))
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -29,10 +29,17 @@ import (
 func TestConcurrentPatchesTwoInstances(t *testing.T) {
 	s, a, b := newInstances(t, "256KiB", stackOptions{})
 	defer logPartCalls(t, s)
-	const rounds = 50
 	// At most 2 chunks of at most 360 KiB land per round, so 50 rounds
 	// never reach the end: the last PATCH is made after them.
 	src := makeSource(t, 40*MiB+999, 505)
+	racePatches(t, s, a, b, src, 50)
+}
+
+// racePatches runs rounds of two clients racing PATCHes of one new upload
+// of src through a and b (see TestConcurrentPatchesTwoInstances), finishes
+// the upload, and checks the invariants and the object.
+func racePatches(t *testing.T, s *stack, a, b *gatewayProc, src source, rounds int) {
+	t.Helper()
 	data := src.readRange(t, 0, src.Size)
 	uploadURL, post := createUpload(t, a.Endpoint(), src.Size, map[string]string{"filename": "race.mp4"})
 	urls := [2]string{onHost(t, uploadURL, a), onHost(t, uploadURL, b)}

@@ -18,6 +18,7 @@ const (
 	fieldCred = "cred" // JSON recordCred, written at creation and on refresh
 	fieldTail = "tail" // raw bytes after the last part, below the minimum part size
 	partField = "p:"   // "p:<n>" = "<etag> <size> <crc64>" for each recorded OSS part
+	fieldNext = "next" // decimal: the lowest part number not yet reserved by any writer
 )
 
 // recordInfo is the static part of an upload record.
@@ -90,6 +91,10 @@ type record struct {
 	cred  recordCred
 	parts []part // ascending by Number
 	tail  []byte
+	// next is the lowest part number no writer has reserved. Numbers are
+	// reserved (a fenced write) before a part is uploaded, so a stale
+	// writer can never overwrite, in OSS, a part another writer recorded.
+	next int
 }
 
 // offset is the number of durable bytes: recorded parts plus the tail.
@@ -105,12 +110,14 @@ func (r *record) partBytes() int64 {
 	return n
 }
 
-// nextPart is the number of the next part to upload.
+// nextPart is the number of the next part to reserve: above every
+// recorded part and every reservation.
 func (r *record) nextPart() int {
-	if len(r.parts) == 0 {
-		return 1
+	n := max(r.next, 1)
+	if len(r.parts) > 0 {
+		n = max(n, r.parts[len(r.parts)-1].Number+1)
 	}
-	return r.parts[len(r.parts)-1].Number + 1
+	return n
 }
 
 // crc is the CRC-64/ECMA of all recorded parts in order.
@@ -142,6 +149,9 @@ func encodeRecord(r *record) (map[string][]byte, error) {
 	if len(r.tail) > 0 {
 		m[fieldTail] = r.tail
 	}
+	if r.next > 0 {
+		m[fieldNext] = []byte(strconv.Itoa(r.next))
+	}
 	return m, nil
 }
 
@@ -154,6 +164,13 @@ func decodeRecord(m map[string][]byte) (*record, error) {
 		return nil, fmt.Errorf("tusstore: decode credential: %w", err)
 	}
 	r.tail = m[fieldTail]
+	if v, ok := m[fieldNext]; ok {
+		n, err := strconv.Atoi(string(v))
+		if err != nil {
+			return nil, fmt.Errorf("tusstore: bad next part %q: %w", v, err)
+		}
+		r.next = n
+	}
 	for k, v := range m {
 		if !strings.HasPrefix(k, partField) {
 			continue

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -534,4 +535,74 @@ func offsetAs(e *env, loc string, hdr map[string]string) int64 {
 	res := e.do(http.MethodHead, loc, hdr, nil)
 	n, _ := strconv.ParseInt(res.Header.Get("Upload-Offset"), 10, 64)
 	return n
+}
+
+// A writer that reserved a part number and then lost its lock (paused past
+// its TTL) may still upload that part to OSS when it wakes, but never over
+// a part the new holder recorded, and it cannot record it.
+func TestStaleWriterCannotOverwriteParts(t *testing.T) {
+	fa := &fence{held: true, token: 5}
+	e := newEnv(t, func(c *Config) { c.Fencer = fa })
+	data := randomBytes(3<<20, 13)
+	loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
+	id := loc[strings.LastIndex(loc, "/")+1:]
+	fa.key = "vodgate:{" + id + "}:fence"
+	e.mr.Set(fa.key, "5")
+	if res := e.patch(loc, 0, data[:1<<20], nil); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("first PATCH: %d", res.StatusCode)
+	}
+	ctx := context.Background()
+	ua, err := e.store.GetUpload(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ua.(*upload)
+	n := a.rec.nextPart() // A reserves its next part, then freezes
+	if err := a.save(ctx, map[string][]byte{fieldNext: []byte(strconv.Itoa(n + 1))}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	e.mr.Set(fa.key, "6") // B takes the lock
+	cfgB := e.store.cfg
+	cfgB.Fencer = &fence{held: true, token: 6, key: fa.key}
+	storeB, err := New(cfgB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ub, err := storeB.GetUpload(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := ub.(*upload)
+	if got, err := b.WriteChunk(ctx, 1<<20, bytes.NewReader(data[1<<20:])); err != nil || got != 2<<20 {
+		t.Fatalf("B WriteChunk = %d, %v", got, err)
+	}
+
+	// A wakes: its part lands in OSS under its reserved number...
+	obj, err := a.object()
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := randomBytes(1<<20, 99)
+	if _, _, _, err := obj.UploadPart(ctx, a.rec.info.OSSUploadID, n, bytes.NewReader(junk), int64(len(junk))); err != nil {
+		t.Fatalf("stale part upload: %v", err)
+	}
+	// ...but it can neither record nor reserve anything more.
+	buf := e.store.newPartBuf()
+	defer buf.release()
+	if err := buf.write(ctx, junk); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.commitPart(ctx, buf); !errors.Is(err, errLockLost) {
+		t.Fatalf("stale commit: %v", err)
+	}
+	if err := b.FinishUpload(ctx); err != nil {
+		t.Fatalf("B finish: %v", err)
+	}
+	e.checkObject(loc, data)
+	for _, p := range b.rec.parts {
+		if p.Number == n {
+			t.Fatalf("B recorded part %d reserved by A", n)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -71,7 +72,7 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	cur := u.s.newPartBuf()
 	err := cur.write(ctx, u.rec.tail)
 	var read int64
-	parts, startAt := len(u.rec.parts), u.rec.partBytes()
+	parts, startAt := u.rec.nextPart()-1, u.rec.partBytes()
 	for err == nil {
 		target := u.partSize(parts, startAt)
 		var n int64
@@ -152,7 +153,7 @@ func (u *upload) partSize(used int, start int64) int64 {
 // persistRemainder stores the bytes left when a body ends: as a part if it
 // is big enough and parts remain for the rest, else as the tail.
 func (u *upload) persistRemainder(ctx context.Context, buf *partBuf) error {
-	used := len(u.rec.parts) + 1
+	used := u.rec.nextPart()
 	rest := u.rec.info.Size - u.rec.partBytes() - buf.n
 	fits := used < MaxParts-100
 	if !u.rec.info.SizeIsDeferred {
@@ -171,10 +172,19 @@ func (u *upload) persistRemainder(ctx context.Context, buf *partBuf) error {
 	return nil
 }
 
-// commitPart uploads buf as the next part and records it, consuming the
-// tail (which buf starts with).
+// commitPart reserves the next part number, uploads buf as that part and
+// records it, consuming the tail (which buf starts with). Reserving first
+// means a writer that lost its lock fails before it touches OSS, or
+// uploads a number nobody else will use.
 func (u *upload) commitPart(ctx context.Context, buf *partBuf) error {
 	n := u.rec.nextPart()
+	if n > MaxParts {
+		return fmt.Errorf("tusstore: upload %s used all %d part numbers: %w", u.id, MaxParts, errTooLarge)
+	}
+	if err := u.save(ctx, map[string][]byte{fieldNext: []byte(strconv.Itoa(n + 1))}, nil); err != nil {
+		return err
+	}
+	u.rec.next = n + 1
 	began := time.Now()
 	var pt part
 	err := u.withRetry(ctx, func(o object) error {

@@ -28,6 +28,7 @@ type options struct {
 	createDur    time.Duration
 	createConns  int
 	sinkETag     string
+	vod          string // stub or sim
 	sample       time.Duration
 	work         string
 	out, results string
@@ -120,6 +121,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.createDur, "create-duration", 10*time.Second, "wrk duration of the creation case")
 	fs.IntVar(&o.createConns, "create-conns", 16, "wrk connections of the creation case")
 	fs.StringVar(&o.sinkETag, "sink-etag", "none", "ETag mode of the shared sink: none (no hashing, so the sink stays out of the way on a 2-core machine) or md5")
+	fs.StringVar(&o.vod, "vod", "stub", "the gateway's VOD backend: stub (canned answers, checks nothing, like the sink) or sim (internal/vodtest with internal/osstest: verifies signatures, keeps media; costs more CPU than the gateway on a creation run)")
 	fs.DurationVar(&o.sample, "sample", 50*time.Millisecond, "disk sampling interval")
 	fs.StringVar(&o.work, "work", "", "scratch directory (required)")
 	fs.StringVar(&o.out, "out", "", "also write the markdown table here")
@@ -166,6 +168,10 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "benchtool run: -work, -gateway, -tusd, -sink, -drive and -lua are required")
 		return 2
 	}
+	if o.vod != "stub" && o.vod != "sim" {
+		fmt.Fprintln(stderr, "benchtool run: -vod must be stub or sim")
+		return 2
+	}
 	if o.results == "" {
 		o.results = filepath.Join(o.work, "results.jsonl")
 	}
@@ -197,7 +203,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 func (o *options) meta() tableMeta {
-	return tableMeta{Reps: o.reps, BudgetMiB: o.budgetMiB, SinkETag: o.sinkETag, Smoke: o.smoke}
+	return tableMeta{Reps: o.reps, BudgetMiB: o.budgetMiB, SinkETag: o.sinkETag, VOD: o.vod, Smoke: o.smoke}
 }
 
 // run starts the shared backend, then runs every case against every

@@ -80,7 +80,11 @@ func (o *options) startBackend() (*backend, error) {
 			return nil, err
 		}
 		vaddr := filepath.Join(b.dir, "vodsim.addr")
-		if b.vodsim, err = start(filepath.Join(b.dir, "vodsim.log"), "vodsim", o.bin.self, []string{"vodsim", "-addr-file", vaddr}, nil); err != nil {
+		vargs := []string{"vodsim", "-addr-file", vaddr}
+		if o.vod == "stub" {
+			vargs = append(vargs, "-stub", b.sinkURL)
+		}
+		if b.vodsim, err = start(filepath.Join(b.dir, "vodsim.log"), "vodsim", o.bin.self, vargs, nil); err != nil {
 			return nil, err
 		}
 		v, err := waitFile(ctx, b.vodsim, vaddr)
@@ -124,8 +128,8 @@ type server struct {
 	endpoint string // tus creation URL
 	putURL   string // ceiling-put target
 	dirs     []string
-	backend  []int  // pids whose CPU counts as backend work
-	pprof    string // base URL of the profiling endpoint (gateway with -gateway-profile)
+	backend  map[string]int // pids whose CPU counts as backend work
+	pprof    string         // base URL of the profiling endpoint (gateway with -gateway-profile)
 }
 
 // startServer starts a fresh srv whose scratch space is dir, logging to
@@ -174,7 +178,7 @@ func (o *options) startServer(env *backend, srv, dir, logPath string) (*server, 
 			return nil, err
 		}
 		readyURL, tus = base+"/readyz", false
-		s.backend = []int{env.sink.pid(), env.redis.pid(), env.vodsim.pid()}
+		s.backend = map[string]int{"sink": env.sink.pid(), "redis": env.redis.pid(), "vod": env.vodsim.pid()}
 	case srvTusdS3:
 		e := []string{"TMPDIR=" + tmp, "AWS_ACCESS_KEY_ID=bench", "AWS_SECRET_ACCESS_KEY=bench-secret", "AWS_REGION=us-east-1",
 			"AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent", "AWS_EC2_METADATA_DISABLED=true"}
@@ -184,7 +188,7 @@ func (o *options) startServer(env *backend, srv, dir, logPath string) (*server, 
 		if s.p, err = start(logPath, srv, o.bin.tusd, args, e); err != nil {
 			return nil, err
 		}
-		s.backend = []int{env.sink.pid()}
+		s.backend = map[string]int{"sink": env.sink.pid()}
 	case srvTusdFile:
 		up := filepath.Join(dir, "uploads")
 		if err := os.MkdirAll(up, 0o755); err != nil {

@@ -15,6 +15,7 @@ type tableMeta struct {
 	Reps      int
 	BudgetMiB int
 	SinkETag  string
+	VOD       string
 	Smoke     bool
 }
 
@@ -180,7 +181,7 @@ func renderTable(rows []row, m tableMeta) string {
 	b.WriteString("Servers: gateway (tusstore, OSS traffic to the sink, VOD simulator + redis-server as backend); ")
 	b.WriteString("tusd-s3 / tusd-file: tusd v2.9.1 with default settings; ceiling: tus-js-client against a tus endpoint that discards the bytes; ")
 	b.WriteString("ceiling-put: one plain Node PUT into a discarding endpoint. ")
-	fmt.Fprintf(&b, "Shared sink ETag mode: %s. Peak RSS is VmHWM of the server process alone; backend CPU is the sink's (plus, for the gateway, redis-server's and the VOD simulator's). ", m.SinkETag)
+	fmt.Fprintf(&b, "Shared sink ETag mode: %s; the gateway's VOD backend: %s. Peak RSS is VmHWM of the server process alone; backend CPU is the sink's (plus, for the gateway, redis-server's and the VOD backend's). ", m.SinkETag, m.VOD)
 	b.WriteString("Disk for tusd-file includes its upload directory (its storage). Creation latencies are of POST.\n")
 	if m.Smoke {
 		b.WriteString("\nSMOKE RUN: tiny sizes, one repetition; the numbers say nothing about performance.\n")

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/vodgate/vodgate/internal/osstest"
 	"github.com/vodgate/vodgate/internal/vodtest"
@@ -29,19 +32,33 @@ func vodsimCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("vodsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addrFile := fs.String("addr-file", "", "write VOD=host:port and OSS=url lines here once listening")
+	stubOSS := fs.String("stub", "", "instead of the simulators, run a VOD stub whose UploadAddress points at this OSS URL (the sink)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	oss := osstest.NewServer(osstest.Config{Logger: log})
-	defer oss.Close()
-	vod := vodtest.NewServer(vodtest.Config{
-		OSS:        oss,
-		AccessKeys: map[string]string{simAccessKeyID: simAccessKeySecret},
-		Logger:     log,
-	})
-	defer vod.Close()
-	out := fmt.Sprintf("VOD=%s\nOSS=%s\n", vod.Endpoint(), oss.URL())
+	var out string
+	if *stubOSS != "" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		hs := &http.Server{Handler: &vodStub{ossURL: *stubOSS, region: "cn-shanghai"}, ReadHeaderTimeout: 10 * time.Second}
+		go hs.Serve(ln)
+		defer hs.Close()
+		out = fmt.Sprintf("VOD=%s\nOSS=%s\n", ln.Addr(), *stubOSS)
+	} else {
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		oss := osstest.NewServer(osstest.Config{Logger: log})
+		defer oss.Close()
+		vod := vodtest.NewServer(vodtest.Config{
+			OSS:        oss,
+			AccessKeys: map[string]string{simAccessKeyID: simAccessKeySecret},
+			Logger:     log,
+		})
+		defer vod.Close()
+		out = fmt.Sprintf("VOD=%s\nOSS=%s\n", vod.Endpoint(), oss.URL())
+	}
 	if *addrFile != "" {
 		if err := os.WriteFile(*addrFile+".tmp", []byte(out), 0o644); err != nil {
 			fmt.Fprintln(stderr, err)

@@ -82,32 +82,34 @@ func diskBytes(dirs []string) int64 {
 type watcher struct {
 	pid     int
 	dirs    []string
-	backend []int
+	backend map[string]int // name -> pid
 
 	stopc chan struct{}
 	wg    sync.WaitGroup
 
-	cpu0, backend0 float64
-	peakDisk       int64
-	samples        int
+	cpu0     float64
+	backend0 map[string]float64
+	peakDisk int64
+	samples  int
 }
 
 type watchResult struct {
-	CPUSeconds     float64 `json:"cpuSeconds"`
-	BackendCPU     float64 `json:"backendCpuSeconds"`
-	PeakRSSKB      int64   `json:"peakRssKb"`
-	PeakDiskBytes  int64   `json:"peakDiskBytes"`
-	DiskSamples    int     `json:"diskSamples"`
-	ServerAliveEnd bool    `json:"serverAliveAtEnd"`
+	CPUSeconds     float64            `json:"cpuSeconds"`
+	BackendCPU     float64            `json:"backendCpuSeconds"`
+	BackendByName  map[string]float64 `json:"backendCpuByProcess,omitempty"`
+	PeakRSSKB      int64              `json:"peakRssKb"`
+	PeakDiskBytes  int64              `json:"peakDiskBytes"`
+	DiskSamples    int                `json:"diskSamples"`
+	ServerAliveEnd bool               `json:"serverAliveAtEnd"`
 }
 
-func startWatch(pid int, dirs []string, backend []int, every time.Duration) (*watcher, error) {
+func startWatch(pid int, dirs []string, backend map[string]int, every time.Duration) (*watcher, error) {
 	w := &watcher{pid: pid, dirs: dirs, backend: backend, stopc: make(chan struct{})}
 	var err error
 	if w.cpu0, err = cpuSeconds(pid); err != nil {
 		return nil, err
 	}
-	w.backend0 = sumCPU(backend)
+	w.backend0 = cpuOf(backend)
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
@@ -132,14 +134,14 @@ func (w *watcher) sample() {
 	w.samples++
 }
 
-func sumCPU(pids []int) float64 {
-	var s float64
-	for _, p := range pids {
+func cpuOf(pids map[string]int) map[string]float64 {
+	m := map[string]float64{}
+	for name, p := range pids {
 		if c, err := cpuSeconds(p); err == nil {
-			s += c
+			m[name] = c
 		}
 	}
-	return s
+	return m
 }
 
 // stop ends sampling and returns the figures; the process must still run.
@@ -152,7 +154,14 @@ func (w *watcher) stop() watchResult {
 		r.CPUSeconds = c - w.cpu0
 		r.ServerAliveEnd = true
 	}
-	r.BackendCPU = sumCPU(w.backend) - w.backend0
+	if len(w.backend) > 0 {
+		r.BackendByName = map[string]float64{}
+		for name, c := range cpuOf(w.backend) {
+			d := c - w.backend0[name]
+			r.BackendByName[name] = d
+			r.BackendCPU += d
+		}
+	}
 	if hwm, err := statusKB(w.pid, "VmHWM"); err == nil {
 		r.PeakRSSKB = hwm
 	}

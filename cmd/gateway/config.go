@@ -3,6 +3,8 @@ package main
 import (
 	"time"
 
+	"github.com/vodgate/vodgate/internal/auth"
+	"github.com/vodgate/vodgate/internal/limits"
 	"github.com/vodgate/vodgate/internal/server"
 	"github.com/vodgate/vodgate/tusstore"
 )
@@ -69,6 +71,36 @@ type Config struct {
 	DefaultTags            string `yaml:"default-tags" usage:"comma-separated VOD Tags when the metadata has no tags"`
 	DefaultUserData        string `yaml:"default-user-data" usage:"VOD UserData JSON when the metadata has no userData"`
 
+	// Authentication (internal/auth; README "Authentication and limits").
+	// Secrets are read from files, never from flags or the environment.
+	AuthJWTSecretFile      string        `yaml:"auth-jwt-secret-file" usage:"file holding the HS256 JWT secret (at least 32 bytes); enables HS256 bearer JWTs"`
+	AuthJWKSURL            string        `yaml:"auth-jwks-url" usage:"JWKS URL whose RSA and P-256 keys verify RS256 and ES256 bearer JWTs"`
+	AuthJWTIssuer          string        `yaml:"auth-jwt-issuer" usage:"required iss claim of JWTs; empty: not checked"`
+	AuthJWTAudience        List          `yaml:"auth-jwt-audience" usage:"comma-separated aud values accepted in JWTs; empty: not checked"`
+	AuthJWTAlgorithms      List          `yaml:"auth-jwt-algorithms" usage:"comma-separated JWT algorithms accepted (HS256, RS256, ES256); empty: all those the configured keys allow"`
+	AuthJWTLeeway          time.Duration `yaml:"auth-jwt-leeway" usage:"clock skew allowed on JWT exp and nbf, and on upload token exp"`
+	AuthJWKSRefresh        time.Duration `yaml:"auth-jwks-refresh" usage:"how long fetched JWKS keys are used before fetching them again"`
+	AuthUploadTokenKeyFile string        `yaml:"auth-upload-token-key-file" usage:"file of HMAC keys for upload tokens, one per line (32+ bytes each); all verify, the first mints (gateway token)"`
+	AuthHookURL            string        `yaml:"auth-hook-url" usage:"pre-create hook: URL of the app server asked (POST JSON) before each upload is created"`
+	AuthHookTimeout        time.Duration `yaml:"auth-hook-timeout" usage:"timeout of one pre-create hook attempt"`
+	AuthHookAttempts       int           `yaml:"auth-hook-attempts" usage:"attempts per pre-create hook call (retries timeouts, network errors, 429, 5xx); then the creation fails with 503"`
+	AuthHookHeaders        List          `yaml:"auth-hook-headers" usage:"request headers forwarded to the hook; Authorization only if listed"`
+	AuthHookSecretFile     string        `yaml:"auth-hook-secret-file" usage:"file holding the key (32+ bytes) that signs hook calls in the Vodgate-Signature header"`
+
+	// Limits (internal/limits), shared by all instances through Redis.
+	LimitWindow          time.Duration `yaml:"limit-window" usage:"period of the request-rate limits (a sliding window)"`
+	LimitIPRequests      int           `yaml:"limit-ip-requests" usage:"tus requests per client IP per limit-window (429); 0: no limit"`
+	LimitOwnerRequests   int           `yaml:"limit-owner-requests" usage:"tus requests per authenticated owner per limit-window (429); 0: no limit"`
+	LimitOwnerCreates    int           `yaml:"limit-owner-creates" usage:"uploads created per owner per limit-window (429); 0: no limit"`
+	LimitOwnerUploads    int           `yaml:"limit-owner-uploads" usage:"unfinished uploads per owner (429); 0: no limit"`
+	LimitUploadIdle      time.Duration `yaml:"limit-upload-idle" usage:"an unfinished upload without a PATCH for this long stops counting against limit-owner-uploads"`
+	LimitFailClosed      bool          `yaml:"limit-fail-closed" usage:"answer 503 when Redis cannot check a limit (default: let the request through and log)"`
+	LimitHeaderBytes     ByteSize      `yaml:"limit-header-bytes" usage:"largest request headers on the tus endpoint (431); 0: no limit below the server's 64 KiB"`
+	LimitMetadataBytes   ByteSize      `yaml:"limit-metadata-bytes" usage:"largest Upload-Metadata header (400); 0: no limit"`
+	LimitMinSpeed        ByteSize      `yaml:"limit-min-speed" usage:"slowest request body accepted, bytes per second averaged over limit-min-speed-window (408, connection closed); 0: off"`
+	LimitMinSpeedWindow  time.Duration `yaml:"limit-min-speed-window" usage:"averaging window of limit-min-speed (time spent waiting for body bytes)"`
+	LimitBodyIdleTimeout time.Duration `yaml:"limit-body-idle-timeout" usage:"cut a request body after this long without a byte (408); 0: only network-timeout"`
+
 	// Development mode
 	Dev            bool   `yaml:"dev" usage:"run with in-process OSS/VOD simulators and an embedded Redis (no cloud account needed)"`
 	DevDataDir     string `yaml:"dev-data-dir" usage:"-dev: directory for the bytes of simulated OSS objects and parts"`
@@ -123,6 +155,19 @@ func DefaultConfig() Config {
 		BufferBudget:  tusstore.DefaultBufferBudget,
 		RefreshBefore: tusstore.DefaultRefreshBefore,
 		Expiration:    tusstore.DefaultExpiration,
+
+		AuthJWTLeeway:    auth.DefaultLeeway,
+		AuthJWKSRefresh:  auth.DefaultJWKSRefresh,
+		AuthHookTimeout:  auth.DefaultHookTimeout,
+		AuthHookAttempts: auth.DefaultHookAttempts,
+		AuthHookHeaders:  append(List(nil), auth.DefaultHookHeaders...),
+
+		LimitWindow:         limits.DefaultWindow,
+		LimitUploadIdle:     limits.DefaultUploadIdle,
+		LimitHeaderBytes:    limits.DefaultMaxHeaderBytes,
+		LimitMetadataBytes:  limits.DefaultMaxMetadataBytes,
+		LimitMinSpeed:       limits.DefaultMinSpeed,
+		LimitMinSpeedWindow: limits.DefaultMinSpeedWindow,
 
 		DevDataDir:     DefaultDevDataDir,
 		DevOSSListen:   DefaultDevOSSListen,

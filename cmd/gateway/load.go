@@ -90,7 +90,7 @@ func Load(args []string, env Env, readFile func(string) ([]byte, error), out io.
 	fs.StringVar(&opts.ConfigFile, "config", cfgFile, "YAML configuration file (env "+EnvConfig+")")
 	fs.BoolVar(&opts.Version, "version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: gateway [flags]\n       gateway version\n\n"+
+		fmt.Fprintf(out, "Usage: gateway [flags]\n       gateway version\n       gateway token -key-file FILE -sub OWNER [-ttl 1h] [-max-size SIZE] (-h for more)\n\n"+
 			"Precedence: flag > VODGATE_<KEY> env > -config file > default.\n"+
 			"Credentials: %s, %s, %s.\n\nFlags:\n", EnvAccessKeyID, EnvAccessKeySecret, EnvSecurityToken)
 		fs.PrintDefaults()

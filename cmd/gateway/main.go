@@ -21,6 +21,9 @@ func main() {
 // the gateway fails to start or serve, and 2 for usage and configuration
 // errors.
 func run(args []string, env Env, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "token" {
+		return runToken(args[1:], env, os.ReadFile, stdout, stderr)
+	}
 	cfg, opts, err := Load(args, env, os.ReadFile, stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):

@@ -146,6 +146,8 @@ func (c *Config) Validate() error {
 		bad("default-cate-id", c.DefaultCateID, ErrRange, "must not be negative")
 	}
 
+	c.validateGuard(bad)
+
 	if c.Dev {
 		addr("dev-oss-listen", c.DevOSSListen)
 		addr("dev-vod-listen", c.DevVODListen)

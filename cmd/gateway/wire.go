@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/tus/tusd/v2/pkg/handler"
 
+	"github.com/vodgate/vodgate/internal/auth"
 	"github.com/vodgate/vodgate/internal/devstack"
 	"github.com/vodgate/vodgate/internal/redisstate"
 	"github.com/vodgate/vodgate/internal/server"
@@ -115,8 +117,12 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 	lk := locker.New(rdb, lcfg)
 	a.closers = append(a.closers, lk.Close)
 
+	g, err := buildGuard(cfg, rdb, os.ReadFile, reg, logger)
+	if err != nil {
+		return nil, err
+	}
 	store, err := tusstore.New(tusstore.Config{
-		VOD: vod, Records: records, Fencer: lk,
+		VOD: vod, Records: records, Fencer: lk, CallerOf: auth.CallerOf,
 		Defaults: tusstore.Defaults{
 			TemplateGroupID: cfg.DefaultTemplateGroupID, WorkflowID: cfg.DefaultWorkflowID,
 			CateID: cfg.DefaultCateID, StorageLocation: cfg.DefaultStorageLocation,
@@ -151,7 +157,9 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
 		NetworkTimeout: cfg.NetworkTimeout, RequestCompletionTimeout: cfg.RequestCompletionTimeout,
 		AcquireLockTimeout: cfg.AcquireLockTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
-		Logger: logger,
+		TusMiddleware: g.middleware, PreUploadCreate: g.auth.PreUploadCreate,
+		PreFinishResponse: g.limits.PreFinishResponse,
+		Logger:            logger,
 	})
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"syscall"
@@ -172,4 +173,98 @@ func TestSIGSTOPHolderIsFenced(t *testing.T) {
 		t.Fatalf("final PATCH on %s: %s", b.name, last)
 	}
 	s.checkUploaded(t, post.Header.Get("Vod-Media-Id"), src)
+}
+
+// TestSIGSTOPMidPartUpload freezes the lock holder while it is sending a
+// part to OSS (the simulator reads slowly), past the lock TTL. The other
+// instance takes over and records its own part; when the frozen instance
+// resumes, its part upload completes in OSS, but under a part number that
+// no recorded part uses, and its record write is fenced off: the object
+// must be byte-identical to the source.
+func TestSIGSTOPMidPartUpload(t *testing.T) {
+	s, a, b := newInstances(t, "1MiB", stackOptions{})
+	rdb := redisClient(t, s.env["VODGATE_REDIS_URL"])
+	src := makeSource(t, 3*MiB+555, 511)
+	data := src.readRange(t, 0, src.Size)
+	uploadURL, post := createUpload(t, a.Endpoint(), src.Size, map[string]string{"filename": "sigstop-part.mp4"})
+	id := uploadID(uploadURL)
+	defer logPartCalls(t, s)
+
+	// a fills part 1 (1 MiB) and starts sending it to an OSS that reads at
+	// 200 KiB/s; freeze a once it has reserved the part number.
+	s.OSS.SetBandwidth(200 * KiB)
+	p := startPipedPatch(uploadURL, 0, src.Size)
+	p.write(t, data[:MiB+200*KiB])
+	// Reading 1 MiB and starting the part takes a few ms; sending it, 5s.
+	time.Sleep(700 * time.Millisecond)
+	if ttl := lockHeld(t, rdb, s.prefix, id); ttl == 0 {
+		t.Fatalf("no lock key while %s sends part 1", a.name)
+	}
+	staleBefore := metric(t, a, "vodgate_stale_writes_rejected_total")
+	a.Signal(syscall.SIGSTOP)
+	stopped := time.Now()
+	s.OSS.SetBandwidth(0)
+	resumed := false
+	defer func() {
+		if !resumed {
+			a.Signal(syscall.SIGCONT)
+		}
+	}()
+	if n := s.OSS.CallCount(osstest.OpUploadPart); n != 0 {
+		t.Fatalf("%d UploadPart calls finished before the freeze; want part 1 in flight", n)
+	}
+
+	var all obsLog
+	head := doObs(context.Background(), nil, 1, http.MethodHead, onHost(t, uploadURL, b), 0, nil, 0)
+	all.add(head)
+	if head.Status != http.StatusOK || head.Offset != 0 {
+		t.Fatalf("HEAD on %s while %s is frozen: %s; want 200 at 0", b.name, a.name, head)
+	}
+	t.Logf("HEAD on %s %v after the freeze: %s", b.name, head.End.Sub(stopped).Round(time.Millisecond), head)
+	const first = 300 * KiB
+	p1 := doObs(context.Background(), nil, 1, http.MethodPatch, onHost(t, uploadURL, b), 0, bytes.NewReader(data[:first]), first)
+	all.add(p1)
+	if p1.Status != http.StatusNoContent || p1.Offset != first {
+		t.Fatalf("PATCH on %s while %s is frozen: %s", b.name, a.name, p1)
+	}
+
+	a.Signal(syscall.SIGCONT)
+	resumed = true
+	o := p.wait(30 * time.Second)
+	all.add(o)
+	t.Logf("the frozen PATCH, after SIGCONT: %s", o)
+	if o.Status == http.StatusNoContent || o.Status >= 500 {
+		t.Errorf("the stale holder's PATCH got %s; want 423 (lock lost) or an interrupted request", o)
+	}
+	// The stale part upload finishes in OSS (harmless: an unused number).
+	waitFor(10*time.Second, func() bool { return s.OSS.CallCount(osstest.OpUploadPart) >= 2 })
+	var stale float64
+	waitFor(5*time.Second, func() bool {
+		stale = metric(t, a, "vodgate_stale_writes_rejected_total") - staleBefore
+		return stale > 0
+	})
+	if stale == 0 {
+		t.Errorf("%s: vodgate_stale_writes_rejected_total did not grow", a.name)
+	}
+
+	head2 := doObs(context.Background(), nil, 1, http.MethodHead, onHost(t, uploadURL, b), 0, nil, 0)
+	all.add(head2)
+	if head2.Status != http.StatusOK || head2.Offset != first {
+		t.Fatalf("HEAD on %s after the thaw: %s; want 200 at %d", b.name, head2, first)
+	}
+	last := doObs(context.Background(), nil, 1, http.MethodPatch, onHost(t, uploadURL, b), first,
+		bytes.NewReader(data[first:]), src.Size-first)
+	all.add(last)
+	checkRealTimeMonotonic(t, all.list())
+	if last.Status != http.StatusNoContent || last.Offset != src.Size {
+		t.Fatalf("final PATCH on %s: %s", b.name, last)
+	}
+	s.checkUploaded(t, post.Header.Get("Vod-Media-Id"), src)
+	var b2 strings.Builder
+	for _, c := range s.OSS.Calls() {
+		if c.Op == osstest.OpUploadPart {
+			fmt.Fprintf(&b2, " #%d:%dB", c.PartNumber, c.Bytes)
+		}
+	}
+	t.Logf("UploadPart calls (number:bytes, in completion order):%s", b2.String())
 }

@@ -48,12 +48,17 @@ func (p *profiler) stop() error {
 }
 
 func (p *profiler) save(kind string) error {
-	res, err := http.Get(p.base + "/debug/pprof/" + kind)
+	return saveURL(p.base+"/debug/pprof/"+kind, filepath.Join(p.dir, p.name+"."+kind+".pprof"))
+}
+
+// saveURL writes the body of a GET of url to path.
+func saveURL(url, path string) error {
+	res, err := http.Get(url)
 	if err != nil {
 		return err
 	}
 	defer res.Body.Close()
-	f, err := os.Create(filepath.Join(p.dir, p.name+"."+kind+".pprof"))
+	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}

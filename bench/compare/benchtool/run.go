@@ -322,6 +322,9 @@ func (o *options) runOne(env *backend, c benchCase, srv string, rep int) (r row)
 		if err := prof.stop(); err != nil {
 			fmt.Fprintf(o.stderr, "profile: %v\n", err)
 		}
+		if err := saveURL(s.metrics, filepath.Join(o.profileDir, prof.name+".metrics.txt")); err != nil {
+			fmt.Fprintf(o.stderr, "metrics: %v\n", err)
+		}
 	}
 	if err != nil {
 		r.Err = err.Error()

@@ -130,6 +130,7 @@ type server struct {
 	dirs     []string
 	backend  map[string]int // pids whose CPU counts as backend work
 	pprof    string         // base URL of the profiling endpoint (gateway with -gateway-profile)
+	metrics  string         // the gateway's /metrics URL
 }
 
 // startServer starts a fresh srv whose scratch space is dir, logging to
@@ -178,6 +179,7 @@ func (o *options) startServer(env *backend, srv, dir, logPath string) (*server, 
 			return nil, err
 		}
 		readyURL, tus = base+"/readyz", false
+		s.metrics = base + "/metrics"
 		s.backend = map[string]int{"sink": env.sink.pid(), "redis": env.redis.pid(), "vod": env.vodsim.pid()}
 	case srvTusdS3:
 		e := []string{"TMPDIR=" + tmp, "AWS_ACCESS_KEY_ID=bench", "AWS_SECRET_ACCESS_KEY=bench-secret", "AWS_REGION=us-east-1",

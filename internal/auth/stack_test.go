@@ -94,7 +94,7 @@ type stack struct {
 	rdb    redis.UniversalClient
 }
 
-func newStack(t *testing.T, lcfg limits.Config) *stack {
+func newStack(t *testing.T, lcfg limits.Config, mutate ...func(*auth.Config)) *stack {
 	t.Helper()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -112,8 +112,12 @@ func newStack(t *testing.T, lcfg limits.Config) *stack {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
 
-	a, err := auth.New(auth.Config{JWTSecret: jwtSecret, UploadTokenKeys: [][]byte{tokenKey},
-		Issuer: "https://app.example.com", Audience: []string{"vodgate"}, Logger: logger})
+	acfg := auth.Config{JWTSecret: jwtSecret, UploadTokenKeys: [][]byte{tokenKey},
+		Issuer: "https://app.example.com", Audience: []string{"vodgate"}, Logger: logger}
+	for _, m := range mutate {
+		m(&acfg)
+	}
+	a, err := auth.New(acfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,5 +410,63 @@ func TestNoSecretsInLogs(t *testing.T) {
 	n, err := s.rdb.ZCard(context.Background(), "vodgate:limit:{o:dave}:uploads").Result()
 	if err != nil || n != 0 {
 		t.Fatalf("dave still has %d unfinished uploads (%v)", n, err)
+	}
+}
+
+// The pre-create hook runs through internal/server after the metadata
+// check: it sees the caller and metadata, may reject (403, no media
+// created) or rewrite the metadata VOD receives.
+func TestPreCreateHook(t *testing.T) {
+	var mu sync.Mutex
+	var seen []auth.HookRequest
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req auth.HookRequest
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		mu.Lock()
+		seen = append(seen, req)
+		mu.Unlock()
+		if req.Upload.MetaData["title"] == "forbidden" {
+			_, _ = io.WriteString(w, `{"allow":false,"reason":"this title is not allowed"}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"allow":true,"metadata":{"title":"Checked by app","description":null}}`)
+	}))
+	t.Cleanup(hook.Close)
+	s := newStack(t, limits.Config{}, func(c *auth.Config) { c.Hook = auth.HookConfig{URL: hook.URL} })
+	erin := jwt("erin", nil, "", nil)
+
+	res, body := s.do(http.MethodPost, s.url, erin, map[string]string{"Upload-Length": "10",
+		"Upload-Metadata": meta("filename", "a.mp4", "title", "forbidden")}, nil)
+	if res.StatusCode != http.StatusForbidden || !strings.Contains(body, "this title is not allowed") {
+		t.Fatalf("denied creation: %d %s", res.StatusCode, body)
+	}
+	if n := s.vod.CallCount("CreateUploadVideo"); n != 0 {
+		t.Fatalf("VOD media created for a denied upload (%d calls)", n)
+	}
+	// Malformed metadata is refused before the hook is asked.
+	if res, _ := s.do(http.MethodPost, s.url, erin, map[string]string{"Upload-Length": "10",
+		"Upload-Metadata": "filename a.mp4"}, nil); res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("malformed metadata: %d", res.StatusCode)
+	}
+	s.create(erin, 10, meta("filename", "b.mp4", "title", "mine", "description", "gone"))
+	var title string
+	for _, c := range s.vod.Calls() {
+		if c.Action == "CreateUploadVideo" {
+			title = c.Params["Title"]
+			if _, ok := c.Params["Description"]; ok {
+				t.Fatal("description removed by the hook reached VOD")
+			}
+		}
+	}
+	if title != "Checked by app" {
+		t.Fatalf("VOD title %q, want the hook's", title)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 || seen[1].Caller == nil || seen[1].Caller.Owner != "erin" {
+		t.Fatalf("hook saw %+v", seen)
+	}
+	if _, ok := seen[1].Request.Header["Authorization"]; ok {
+		t.Fatal("Authorization forwarded to the hook")
 	}
 }

@@ -107,7 +107,7 @@ func (o *ossObject) Abort(ctx context.Context, id string) error {
 }
 
 func (o *ossObject) Head(ctx context.Context) (int64, uint64, bool, error) {
-	h, err := o.bucket.GetObjectMeta(o.key, oss.WithContext(ctx))
+	h, err := o.bucket.GetObjectDetailedMeta(o.key, oss.WithContext(ctx))
 	if err != nil {
 		return 0, 0, false, fmt.Errorf("tusstore: head object: %w", err)
 	}

@@ -186,6 +186,7 @@ func TestUploadSizes(t *testing.T) {
 		size  int
 		chunk int // 0 = one PATCH
 	}{
+		{"empty", 0, 0},
 		{"1 byte", 1, 0},
 		{"99 KB", 99 * 1000, 0},
 		{"100 KB + 1", 100<<10 + 1, 0},

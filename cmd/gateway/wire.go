@@ -11,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/redis/go-redis/v9"
 	"github.com/tus/tusd/v2/pkg/handler"
 
 	"github.com/vodgate/vodgate/internal/auth"
@@ -86,15 +85,14 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 		}
 	}
 
-	ropts, err := redis.ParseURL(cfg.RedisURL)
+	rdb, raddr, err := newRedis(cfg.RedisURL)
 	if err != nil {
-		return nil, fmt.Errorf("redis-url: %w", err)
+		return nil, err
 	}
-	rdb := redis.NewClient(ropts)
 	a.closers = append(a.closers, rdb.Close)
 	pingCtx, cancel := context.WithTimeout(ctx, startupPingTimeout)
 	if err := rdb.Ping(pingCtx).Err(); err != nil {
-		logger.WarnContext(ctx, "RedisUnavailable", "addr", ropts.Addr, "error", err)
+		logger.WarnContext(ctx, "RedisUnavailable", "addr", raddr, "error", err)
 	}
 	cancel()
 

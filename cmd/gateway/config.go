@@ -32,9 +32,11 @@ type Config struct {
 	ShutdownTimeout          time.Duration `yaml:"shutdown-timeout" usage:"bound on graceful shutdown after SIGTERM/SIGINT"`
 
 	// Redis
-	RedisURL    string        `yaml:"redis-url" usage:"Redis URL (redis:// or rediss://, user:password@, /db)"`
-	RedisPrefix string        `yaml:"redis-prefix" usage:"prefix of every Redis key"`
-	LockTTL     time.Duration `yaml:"lock-ttl" usage:"TTL of an upload's Redis lock; renewed while held, so a crashed holder frees it after this"`
+	RedisURL          string        `yaml:"redis-url" usage:"Redis URL (redis:// or rediss://, user:password@, /db)"`
+	RedisPrefix       string        `yaml:"redis-prefix" usage:"prefix of every Redis key"`
+	LockTTL           time.Duration `yaml:"lock-ttl" usage:"TTL of an upload's Redis lock; renewed while held, so a crashed holder frees it after this"`
+	RedisWaitReplicas int           `yaml:"redis-wait-replicas" usage:"replicas that must acknowledge each upload-record write (Redis WAIT) before bytes are acknowledged; 0 = none"`
+	RedisWaitTimeout  time.Duration `yaml:"redis-wait-timeout" usage:"how long a record write waits for redis-wait-replicas before failing with 503"`
 
 	// VOD
 	VODRegion      string        `yaml:"vod-region" usage:"ApsaraVideo VOD region"`
@@ -139,9 +141,10 @@ func DefaultConfig() Config {
 		AcquireLockTimeout:       server.DefaultAcquireLockTimeout,
 		ShutdownTimeout:          server.DefaultShutdownTimeout,
 
-		RedisURL:    DefaultRedisURL,
-		RedisPrefix: DefaultRedisPrefix,
-		LockTTL:     DefaultLockTTL,
+		RedisURL:         DefaultRedisURL,
+		RedisPrefix:      DefaultRedisPrefix,
+		LockTTL:          DefaultLockTTL,
+		RedisWaitTimeout: time.Second,
 
 		VODRegion:      DefaultVODRegion,
 		VODProtocol:    DefaultVODProtocol,

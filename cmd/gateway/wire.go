@@ -106,7 +106,8 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 	}
 	// Records outlive the upload's expiry by a day, so a finished upload's
 	// HEAD keeps answering for a while and expired ones answer 404.
-	records := redisstate.New(rdb, redisstate.Config{Prefix: cfg.RedisPrefix, TTL: cfg.Expiration + 24*time.Hour})
+	records := redisstate.New(rdb, redisstate.Config{Prefix: cfg.RedisPrefix, TTL: cfg.Expiration + 24*time.Hour,
+		WaitReplicas: cfg.RedisWaitReplicas, WaitTimeout: cfg.RedisWaitTimeout})
 
 	lcfg := locker.Config{Prefix: cfg.RedisPrefix, TTL: cfg.LockTTL, Logger: logger}
 	if err := lcfg.Validate(); err != nil {

@@ -24,6 +24,13 @@ type Config struct {
 	Prefix string
 	// TTL is how long a record lives after its last write. Default: 7 days.
 	TTL time.Duration
+	// WaitReplicas, if positive, makes every write wait (Redis WAIT) until
+	// that many replicas have it, so an acknowledged write survives a
+	// failover. A write not replicated within WaitTimeout fails as
+	// Temporary (it may still have been applied on the primary).
+	WaitReplicas int
+	// WaitTimeout bounds the wait for replicas. Default: 1s.
+	WaitTimeout time.Duration
 }
 
 // Store reads and writes upload records. It is safe for concurrent use.
@@ -31,6 +38,8 @@ type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
 	ttl    time.Duration
+	wait   int
+	waitTO time.Duration
 }
 
 // New returns a Store on rdb. It does no I/O.
@@ -41,7 +50,10 @@ func New(rdb redis.UniversalClient, cfg Config) *Store {
 	if cfg.TTL <= 0 {
 		cfg.TTL = DefaultTTL
 	}
-	return &Store{rdb: rdb, prefix: cfg.Prefix, ttl: cfg.TTL}
+	if cfg.WaitTimeout <= 0 {
+		cfg.WaitTimeout = time.Second
+	}
+	return &Store{rdb: rdb, prefix: cfg.Prefix, ttl: cfg.TTL, wait: cfg.WaitReplicas, waitTO: cfg.WaitTimeout}
 }
 
 // Key returns the Redis key of the record of id.
@@ -94,7 +106,7 @@ func (s *Store) Create(ctx context.Context, id string, fields map[string][]byte)
 	if n == 0 {
 		return &Error{Op: "create", ID: id, kind: kindExists, Err: errors.New("record exists")}
 	}
-	return nil
+	return s.replicate(ctx, "create", id)
 }
 
 // Load returns every field of the record of id, or an error whose
@@ -149,6 +161,37 @@ func (s *Store) runUpdate(ctx context.Context, op, id, fenceKey string, args []a
 		return &Error{Op: op, ID: id, kind: kindFenced, Err: errors.New("fencing token is stale")}
 	case 0:
 		return &Error{Op: op, ID: id, kind: kindNotFound, Err: errors.New("no record")}
+	}
+	return s.replicate(ctx, op, id)
+}
+
+// replicate waits for Config.WaitReplicas replicas of the node that holds
+// id's record, when configured.
+func (s *Store) replicate(ctx context.Context, op, id string) error {
+	if s.wait <= 0 {
+		return nil
+	}
+	type waiter interface {
+		Wait(ctx context.Context, replicas int, timeout time.Duration) *redis.IntCmd
+	}
+	node, ok := s.rdb.(waiter)
+	if !ok {
+		return &Error{Op: op + " wait", ID: id, Err: fmt.Errorf("client %T cannot WAIT", s.rdb)}
+	}
+	if c, ok := s.rdb.(*redis.ClusterClient); ok { // WAIT has no key: ask the key's master
+		m, err := c.MasterForKey(ctx, s.Key(id))
+		if err != nil {
+			return wrap(op+" wait", id, err)
+		}
+		node = m
+	}
+	n, err := node.Wait(ctx, s.wait, s.waitTO).Result()
+	if err != nil {
+		return wrap(op+" wait", id, err)
+	}
+	if n < int64(s.wait) {
+		return &Error{Op: op + " wait", ID: id, kind: kindTemporary,
+			Err: fmt.Errorf("%d of %d replicas acknowledged within %s", n, s.wait, s.waitTO)}
 	}
 	return nil
 }

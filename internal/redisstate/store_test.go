@@ -8,6 +8,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/vodgate/vodgate/internal/testenv"
 )
 
 func newStore(t *testing.T) (*Store, *miniredis.Miniredis, redis.UniversalClient) {
@@ -105,5 +107,22 @@ func TestStoreRedisDown(t *testing.T) {
 	}
 	if err := s.Ping(ctx); class(err) != "temporary" {
 		t.Fatalf("ping with redis down: %v", err)
+	}
+}
+
+// WaitReplicas fails a write that no replica acknowledged, as temporary.
+// It needs a real Redis (miniredis has no WAIT).
+func TestWaitReplicas(t *testing.T) {
+	rdb := testenv.Redis(t)
+	prefix := testenv.KeyPrefix(t, rdb)
+	ctx := context.Background()
+	ok := New(rdb, Config{Prefix: prefix, WaitReplicas: 0})
+	if err := ok.Create(ctx, "w1", map[string][]byte{"a": []byte("1")}); err != nil {
+		t.Fatal(err)
+	}
+	strict := New(rdb, Config{Prefix: prefix, WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
+	err := strict.Update(ctx, "w1", "", 0, map[string][]byte{"a": []byte("2")}, nil)
+	if class(err) != "temporary" {
+		t.Fatalf("write with no replica: %v", err)
 	}
 }

@@ -78,7 +78,7 @@ func CreateRequest(meta handler.MetaData, d Defaults, size int64) (vodbridge.Cre
 	req.FileSize = size
 	ext := strings.TrimPrefix(strings.ToLower(path.Ext(name)), ".")
 
-	t, err := mediaType(get("mediaType", "type"), ext)
+	t, err := mediaType(get("mediaType", "type"), get("filetype"), ext)
 	if err != nil {
 		return req, err
 	}
@@ -171,23 +171,34 @@ func CreateRequest(meta handler.MetaData, d Defaults, size int64) (vodbridge.Cre
 	return req, nil
 }
 
-// mediaType picks the VOD media type from the "type" metadata, which may
-// be video|image|attached or, as Uppy sends it, a MIME type.
-func mediaType(v, ext string) (vodbridge.MediaType, error) {
-	switch {
-	case v == "" || v == "video":
+// mediaType picks the VOD media type: from the "type" metadata when it
+// names one (video|image|attached); else from a MIME type, as Uppy sends
+// in "type" and tus-js-client examples in "filetype"; else from the file
+// extension (png, jpg and jpeg are images, everything else video).
+func mediaType(v, filetype, ext string) (vodbridge.MediaType, error) {
+	switch v {
+	case "video":
 		return vodbridge.MediaVideo, nil
-	case v == "image":
+	case "image":
 		return vodbridge.MediaImage, nil
-	case v == "attached":
+	case "attached":
 		return vodbridge.MediaAttached, nil
-	case strings.Contains(v, "/"): // a MIME type
-		if strings.HasPrefix(v, "image/") && ext != "gif" {
-			return vodbridge.MediaImage, nil
-		}
-		return vodbridge.MediaVideo, nil
 	}
-	return "", invalidMetadata("metadata type %q must be video, image or attached", v)
+	mime := filetype
+	if strings.Contains(v, "/") {
+		mime = v
+	} else if v != "" {
+		return "", invalidMetadata("metadata type %q must be video, image or attached", v)
+	}
+	switch {
+	case ext == "gif": // both a video and an image format: video unless asked
+		return vodbridge.MediaVideo, nil
+	case strings.HasPrefix(mime, "image/"):
+		return vodbridge.MediaImage, nil
+	case mime == "" && contains(imageExts, ext):
+		return vodbridge.MediaImage, nil
+	}
+	return vodbridge.MediaVideo, nil
 }
 
 func checkFileName(name string) error {

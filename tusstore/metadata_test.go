@@ -37,6 +37,30 @@ func TestCreateRequest(t *testing.T) {
 					t.Errorf("got %+v", r)
 				}
 			}},
+		{name: "image from tus-js-client filetype", meta: handler.MetaData{"filename": "p.jpg", "filetype": "image/jpeg"},
+			check: func(t *testing.T, r vodbridge.CreateRequest) {
+				if r.Type != vodbridge.MediaImage || r.ImageExt != "jpg" {
+					t.Errorf("got %+v", r)
+				}
+			}},
+		{name: "image from extension alone", meta: handler.MetaData{"filename": "p.jpeg"},
+			check: func(t *testing.T, r vodbridge.CreateRequest) {
+				if r.Type != vodbridge.MediaImage {
+					t.Errorf("got %+v", r)
+				}
+			}},
+		{name: "gif is video unless asked", meta: handler.MetaData{"filename": "a.gif", "filetype": "image/gif"},
+			check: func(t *testing.T, r vodbridge.CreateRequest) {
+				if r.Type != vodbridge.MediaVideo {
+					t.Errorf("got %+v", r)
+				}
+			}},
+		{name: "audio MIME is video", meta: handler.MetaData{"filename": "a.mp3", "filetype": "audio/mpeg"},
+			check: func(t *testing.T, r vodbridge.CreateRequest) {
+				if r.Type != vodbridge.MediaVideo {
+					t.Errorf("got %+v", r)
+				}
+			}},
 		{name: "attached subtitle", meta: handler.MetaData{"filename": "s.vtt", "type": "attached", "businessType": "subtitle"},
 			check: func(t *testing.T, r vodbridge.CreateRequest) {
 				if r.Type != vodbridge.MediaAttached || r.BusinessType != "subtitle" || r.MediaExt != "vtt" {
@@ -65,6 +89,7 @@ func TestCreateRequest(t *testing.T) {
 		{name: "unsupported extension lists accepted", meta: handler.MetaData{"filename": "a.exe"}, wantErr: "accepted: 3gp, aac"},
 		{name: "no extension", meta: handler.MetaData{"filename": "noext"}, wantErr: "has no extension"},
 		{name: "image with video extension", meta: handler.MetaData{"filename": "a.mp4", "type": "image"}, wantErr: "for image"},
+		{name: "image MIME with video extension", meta: handler.MetaData{"filename": "a.mp4", "type": "image/png"}, wantErr: "for image"},
 		{name: "title over 128 bytes", meta: handler.MetaData{"filename": "a.mp4", "title": long}, wantErr: "title is 129 bytes"},
 		{name: "emoji title", meta: handler.MetaData{"filename": "a.mp4", "title": "hi \U0001F600"}, wantErr: "emoji"},
 		{name: "17 tags", meta: handler.MetaData{"filename": "a.mp4", "tags": strings.Repeat("t,", 17)}, wantErr: "17 tags"},

@@ -11,9 +11,11 @@ import (
 // profiler drives the pprof endpoint that bench/compare/pprof.go.in adds to
 // a gateway built for profiling (run.sh -gateway-profile DIR).
 type profiler struct {
-	base string // http://host:port
-	dir  string
-	name string // file name prefix
+	base  string // http://host:port
+	dir   string
+	name  string // file name prefix
+	trace int    // seconds of execution trace to take at the start, 0: none
+	done  chan error
 }
 
 func (p *profiler) post(path string) error {
@@ -30,7 +32,16 @@ func (p *profiler) post(path string) error {
 }
 
 func (p *profiler) startCPU() error {
-	return p.post("/bench/cpu/start?path=" + filepath.Join(p.dir, p.name+".cpu.pprof"))
+	if err := p.post("/bench/cpu/start?path=" + filepath.Join(p.dir, p.name+".cpu.pprof")); err != nil {
+		return err
+	}
+	if p.trace > 0 {
+		p.done = make(chan error, 1)
+		go func() {
+			p.done <- saveURL(fmt.Sprintf("%s/debug/pprof/trace?seconds=%d", p.base, p.trace), filepath.Join(p.dir, p.name+".trace"))
+		}()
+	}
+	return nil
 }
 
 // stop ends the CPU profile and saves the allocation, mutex and block
@@ -38,6 +49,11 @@ func (p *profiler) startCPU() error {
 func (p *profiler) stop() error {
 	if err := p.post("/bench/cpu/stop"); err != nil {
 		return err
+	}
+	if p.done != nil {
+		if err := <-p.done; err != nil {
+			return fmt.Errorf("trace: %w", err)
+		}
 	}
 	for _, kind := range []string{"allocs", "mutex", "block", "goroutine"} {
 		if err := p.save(kind); err != nil {

@@ -34,6 +34,7 @@ type options struct {
 	out, results string
 	gatewayEnv   []string
 	profileDir   string            // gateway profiles per case (gateway built with pprof.go.in)
+	traceSecs    int               // with profileDir: seconds of execution trace at the start of each case
 	variants     map[string]string // extra gateway builds: server name gateway-LABEL -> binary
 	bin          bins
 	stderr       io.Writer
@@ -128,6 +129,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.results, "results", "", "results as JSON lines (default WORK/results.jsonl)")
 	fs.Var((*listFlag)(&o.gatewayEnv), "gateway-env", "extra KEY=VALUE for the gateway (repeatable)")
 	fs.StringVar(&o.profileDir, "gateway-profile", "", "directory: save CPU, allocation, mutex and block profiles of the gateway for every case (needs a gateway built with bench/compare/pprof.go.in; run.sh does that)")
+	fs.IntVar(&o.traceSecs, "gateway-trace-seconds", 0, "with -gateway-profile: also take an execution trace of the first N seconds of every case (go tool trace)")
 	fs.StringVar(&o.bin.gateway, "gateway", "", "gateway binary")
 	var variants listFlag
 	fs.Var(&variants, "gateway-variant", "LABEL=BINARY: also run this gateway build as server gateway-LABEL (repeatable; add it to -servers), for A/B tests of a change in the same run")
@@ -303,7 +305,7 @@ func (o *options) runOne(env *backend, c benchCase, srv string, rep int) (r row)
 	defer cancel()
 	var prof *profiler
 	if s.pprof != "" {
-		prof = &profiler{base: s.pprof, dir: o.profileDir, name: fmt.Sprintf("%s-rep%d", c.ID, rep)}
+		prof = &profiler{base: s.pprof, dir: o.profileDir, name: fmt.Sprintf("%s-rep%d", c.ID, rep), trace: o.traceSecs}
 		if err := prof.startCPU(); err != nil {
 			fmt.Fprintf(o.stderr, "profile: %v\n", err)
 			prof = nil

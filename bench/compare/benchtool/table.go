@@ -178,7 +178,7 @@ func renderTable(rows []row, m tableMeta) string {
 			median(a.cpuPerUnit), median(a.backendPer), median(a.p50), median(a.p99), fails)
 	}
 	fmt.Fprintf(&b, "\nMedians of %d repetition(s); peak temp disk is the largest sample over them. ", m.Reps)
-	b.WriteString("Servers: gateway (tusstore, OSS traffic to the sink, VOD simulator + redis-server as backend); ")
+	b.WriteString("Servers: gateway (OSS traffic to the sink; a VOD backend and a redis-server); gateway-LABEL: other gateway builds (-gateway-variant); ")
 	b.WriteString("tusd-s3 / tusd-file: tusd v2.9.1 with default settings; ceiling: tus-js-client against a tus endpoint that discards the bytes; ")
 	b.WriteString("ceiling-put: one plain Node PUT into a discarding endpoint. ")
 	fmt.Fprintf(&b, "Shared sink ETag mode: %s; the gateway's VOD backend: %s. Peak RSS is VmHWM of the server process alone; backend CPU is the sink's (plus, for the gateway, redis-server's and the VOD backend's). ", m.SinkETag, m.VOD)

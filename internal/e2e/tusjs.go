@@ -34,6 +34,9 @@ type tusRequest struct {
 	Status  int    `json:"status"`
 	Offset  *int64 `json:"offset,omitempty"`
 	MediaID string `json:"mediaId,omitempty"`
+	// HeaderGen counts the header sets given with resumeWithHeaders before
+	// this request was sent (0: the Headers option only).
+	HeaderGen int `json:"headerGen,omitempty"`
 }
 
 // tusEvent is one line printed by js/tus-upload.mjs.
@@ -182,6 +185,19 @@ func (r *tusRun) resume() {
 	r.t.Helper()
 	if _, err := io.WriteString(r.stdin, "continue\n"); err != nil {
 		r.t.Fatalf("tus-upload.mjs: resume: %v", err)
+	}
+}
+
+// resumeWithHeaders releases a pause and sets hdr (e.g. a renewed
+// Authorization) on the paused PATCH and on every later request.
+func (r *tusRun) resumeWithHeaders(hdr map[string]string) {
+	r.t.Helper()
+	line, err := json.Marshal(map[string]any{"headers": hdr})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if _, err := r.stdin.Write(append(line, '\n')); err != nil {
+		r.t.Fatalf("tus-upload.mjs: resume with headers: %v", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -31,6 +32,7 @@ type uppyResult struct {
 		Offset    *int64 `json:"offset"`
 		MediaID   string `json:"mediaId"`
 		MediaType string `json:"mediaType"`
+		Auth      int    `json:"auth"` // token carried: 0 none, 1 token, 2 token2
 		T         int64  `json:"t"`
 	} `json:"requests"`
 	PausedAt  *int64 `json:"pausedAt"`
@@ -54,60 +56,18 @@ const uppyPageHTML = `<!doctype html>
 // pause and a resume during the upload. It checks the object in the
 // simulator and that Vod-Media-Id was readable from the page (CORS exposes it).
 func TestUppyChromiumCrossOrigin(t *testing.T) {
-	node := testenv.Node(t)
-	chromium := testenv.Chromium(t)
+	testenv.Node(t)
+	testenv.Chromium(t)
 	s := newStack(t, stackOptions{})
-
-	// Bundle the page.
-	bundle := filepath.Join(t.TempDir(), "page.js")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, node, jsPath("build-page.mjs"), bundle).CombinedOutput(); err != nil {
-		t.Fatalf("esbuild page: %v\n%s", err, out)
-	}
-
-	// Serve it from another origin.
-	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write([]byte(uppyPageHTML))
-	})
-	mux.HandleFunc("/page.js", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-		http.ServeFile(w, r, bundle)
-	})
-	mux.HandleFunc("/favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	page := httptest.NewServer(mux)
-	t.Cleanup(page.Close)
-
 	const size = 16 * MiB
-	q := url.Values{
-		"endpoint": {s.GW.Endpoint()},
-		"size":     {strconv.Itoa(size)},
-		"chunk":    {strconv.Itoa(4 * MiB)},
-		"pauseAt":  {strconv.Itoa(5 * MiB)},
-		"pauseMs":  {"1000"},
-	}
-	pageURL := page.URL + "/?" + q.Encode()
-	t.Logf("page %s (origin %s), gateway %s", pageURL, page.URL, s.GW.URL())
-
-	arg, _ := json.Marshal(map[string]any{"pageUrl": pageURL, "chromium": chromium, "timeoutMs": 120000})
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, node, jsPath("uppy-drive.mjs"), string(arg))
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	var res uppyResult
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		_ = json.Unmarshal(sc.Bytes(), &res)
-	}
-	if err != nil || !res.OK {
-		t.Fatalf("uppy upload failed (driver exit: %v): %s\nrequests: %+v\ndriver stderr:\n%s", err, res.Error, res.Requests, stderr.String())
+	res, stderr := runUppyPage(t, s, url.Values{
+		"size":    {strconv.Itoa(size)},
+		"chunk":   {strconv.Itoa(4 * MiB)},
+		"pauseAt": {strconv.Itoa(5 * MiB)},
+		"pauseMs": {"1000"},
+	})
+	if !res.OK {
+		t.Fatalf("uppy upload failed: %s\nrequests: %+v\ndriver stderr:\n%s", res.Error, res.Requests, stderr)
 	}
 	var trace []tusRequest
 	for _, rq := range res.Requests {
@@ -115,7 +75,7 @@ func TestUppyChromiumCrossOrigin(t *testing.T) {
 	}
 	t.Logf("paused at %v bytes; requests: %s", deref(res.PausedAt), describeRequests(trace))
 	if testing.Verbose() {
-		t.Logf("driver stderr:\n%s", stderr.String())
+		t.Logf("driver stderr:\n%s", stderr)
 	}
 
 	// A pause and a resume happened during the upload, and the resume HEADed.
@@ -155,4 +115,62 @@ func TestUppyChromiumCrossOrigin(t *testing.T) {
 		t.Errorf("Vod-Media-Id on POST %q != on final PATCH %q", postID, finalID)
 	}
 	s.checkUploaded(t, finalID, source{Size: size, SHA256: res.SHA256})
+}
+
+// runUppyPage bundles js/uppy-page.mjs, serves it from an origin other than
+// the gateway's with q (plus endpoint, the stack's gateway) as its query,
+// drives it in headless Chromium and returns the page's result and the
+// driver's stderr. A failed upload is returned, not fatal (res.OK false).
+func runUppyPage(t *testing.T, s *stack, q url.Values) (uppyResult, string) {
+	t.Helper()
+	node := testenv.Node(t)
+	chromium := testenv.Chromium(t)
+
+	// Bundle the page.
+	bundle := filepath.Join(t.TempDir(), "page.js")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, node, jsPath("build-page.mjs"), bundle).CombinedOutput(); err != nil {
+		t.Fatalf("esbuild page: %v\n%s", err, out)
+	}
+
+	// Serve it from another origin.
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(uppyPageHTML))
+	})
+	mux.HandleFunc("/page.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		http.ServeFile(w, r, bundle)
+	})
+	mux.HandleFunc("/favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	page := httptest.NewServer(mux)
+	t.Cleanup(page.Close)
+
+	q = maps.Clone(q)
+	q.Set("endpoint", s.GW.Endpoint())
+	pageURL := page.URL + "/?" + q.Encode()
+	t.Logf("page origin %s, gateway %s", page.URL, s.GW.URL())
+
+	arg, _ := json.Marshal(map[string]any{"pageUrl": pageURL, "chromium": chromium, "timeoutMs": 120000})
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, node, jsPath("uppy-drive.mjs"), string(arg))
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var res uppyResult
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		_ = json.Unmarshal(sc.Bytes(), &res)
+	}
+	if err != nil && res.Error == "" {
+		res.OK = false
+		res.Error = "driver exit: " + err.Error()
+	}
+	return res, stderr.String()
 }

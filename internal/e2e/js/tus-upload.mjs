@@ -12,15 +12,18 @@
 //   metadata          tus Upload-Metadata object, e.g. {"filename":"a.mp4"}
 //   retryDelays       tus-js-client retryDelays (default [0, 500, 1000, 2000])
 //   pauseBeforePatch  list of 1-based PATCH numbers: before sending that PATCH the script
-//                     prints {"event":"paused",...} and waits for a line on stdin
+//                     prints {"event":"paused",...} and waits for a line on stdin. A line
+//                     {"headers":{...}} (e.g. a renewed Authorization) sets those headers on
+//                     that PATCH and on every later request; any other line just resumes
 //   uploadDataDuringCreation  tus-js-client option of the same name
 //   headers           extra request headers
 //
 // Output: one JSON object per line on stdout. Events while running:
-//   {"event":"paused","patch":n,"offset":o}
+//   {"event":"paused","patch":n,"offset":o,"uploadUrl":u}
 //   {"event":"retry","attempt":n,"error":"..."}
 // and last, exactly one {"event":"result", ok, uploadUrl, mediaId, mediaType,
-// postMediaId, finalMediaId, offsets, requests, bytes, ms, error?}.
+// postMediaId, finalMediaId, offsets, requests, bytes, ms, error?}. Each request
+// has headerGen: how many header sets from stdin had been applied when it was sent.
 // The exit code is 0 when ok, 1 otherwise.
 import fs from 'node:fs';
 import { PassThrough } from 'node:stream';
@@ -62,7 +65,31 @@ let lastMediaType = null;
 let patchCount = 0;
 let currentOffset = 0;
 const pauses = new Set(opts.pauseBeforePatch || []);
+let renewed = null; // headers from stdin, applied to every request from then on
+let headerGen = 0;
+const genOf = new WeakMap(); // request -> headerGen when it was sent
 const started = Date.now();
+
+// takeHeaders applies a {"headers":{...}} line released from a pause.
+function takeHeaders(line) {
+  let msg;
+  try {
+    msg = JSON.parse(line);
+  } catch {
+    return;
+  }
+  if (msg && typeof msg.headers === 'object' && msg.headers !== null) {
+    renewed = { ...(renewed || {}), ...msg.headers };
+    headerGen++;
+  }
+}
+
+function applyHeaders(req) {
+  if (renewed) {
+    for (const [k, v] of Object.entries(renewed)) req.setHeader(k, v);
+  }
+  genOf.set(req, headerGen);
+}
 
 function methodOf(req) {
   const m = req.getMethod();
@@ -111,11 +138,13 @@ const upload = new tus.Upload(source, {
   storeFingerprintForResuming: false,
   removeFingerprintOnSuccess: false,
   async onBeforeRequest(req) {
+    applyHeaders(req);
     if (methodOf(req) !== 'PATCH') return;
     patchCount++;
     if (pauses.has(patchCount)) {
-      emit({ event: 'paused', patch: patchCount, offset: currentOffset });
-      await nextLine();
+      emit({ event: 'paused', patch: patchCount, offset: currentOffset, uploadUrl: upload.url });
+      takeHeaders(await nextLine());
+      applyHeaders(req);
     }
   },
   onAfterResponse(req, res) {
@@ -124,7 +153,7 @@ const upload = new tus.Upload(source, {
     const off = res.getHeader('Upload-Offset');
     const mediaId = res.getHeader('Vod-Media-Id') || null;
     const mediaType = res.getHeader('Vod-Media-Type') || null;
-    const rec = { method, status, mediaId };
+    const rec = { method, status, mediaId, headerGen: genOf.get(req) || 0 };
     if (off !== undefined && off !== null && off !== '') {
       rec.offset = Number(off);
       offsets.push(rec.offset);

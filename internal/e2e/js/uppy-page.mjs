@@ -7,6 +7,14 @@
 // Query parameters: endpoint (tus creation URL), size (bytes, default 16 MiB),
 // chunk (chunkSize, default 4 MiB), pauseAt (bytes uploaded when it pauses,
 // default 5 MiB), pauseMs (how long it stays paused, default 1000).
+//
+// token: every request carries Authorization: Bearer <token>, set with the
+// @uppy/tus headers option. token2 as well: the app renews its token
+// mid-upload, so Authorization is set in onBeforeRequest instead (token for
+// the first renewAfter requests, default 2, then token2): with XHR, a
+// setHeader on top of the headers option would append a second value
+// ("Bearer a, Bearer b") rather than replace it. Each request records which
+// token it carried (auth: 0 none, 1 token, 2 token2).
 import Uppy from '@uppy/core';
 import Tus from '@uppy/tus';
 
@@ -17,6 +25,9 @@ const size = Number(q.get('size') || 16 * MiB);
 const chunkSize = Number(q.get('chunk') || 4 * MiB);
 const pauseAt = Number(q.get('pauseAt') || 5 * MiB);
 const pauseMs = Number(q.get('pauseMs') || 1000);
+const token = q.get('token');
+const token2 = q.get('token2');
+const renewAfter = Number(q.get('renewAfter') || 2);
 
 const state = {
   done: false,
@@ -32,6 +43,12 @@ const state = {
 };
 window.__e2e = state;
 
+function authOf(value) {
+  if (token && value === 'Bearer ' + token) return 1;
+  if (token2 && value === 'Bearer ' + token2) return 2;
+  return 0;
+}
+
 function hex(buf) {
   return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
 }
@@ -45,10 +62,16 @@ async function main() {
   const blob = new Blob([data], { type: 'video/mp4' });
 
   const uppy = new Uppy({ autoProceed: false, debug: false });
+  let sent = 0;
   uppy.use(Tus, {
     endpoint,
     chunkSize,
     retryDelays: [0, 500, 1000, 2000],
+    headers: token && !token2 ? { Authorization: 'Bearer ' + token } : {},
+    onBeforeRequest(req) {
+      sent++;
+      if (token2) req.setHeader('Authorization', 'Bearer ' + (sent > renewAfter ? token2 : token));
+    },
     onAfterResponse(req, res) {
       const off = res.getHeader('Upload-Offset');
       state.requests.push({
@@ -57,6 +80,7 @@ async function main() {
         offset: off == null || off === '' ? null : Number(off),
         mediaId: res.getHeader('Vod-Media-Id'),
         mediaType: res.getHeader('Vod-Media-Type'),
+        auth: authOf(req.getHeader('Authorization')),
         t: Date.now(),
       });
     },

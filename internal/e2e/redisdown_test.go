@@ -47,7 +47,18 @@ func TestRedisRestartDuringUploads(t *testing.T) {
 			RetryDelays:      longRetries,
 		})
 	}
-	for i, r := range runs {
+	// A third one creates from the endpoint, as most apps do: it must end
+	// with a correct object, possibly as a new upload (logged).
+	epSrc := makeSource(t, 3*MiB+333, 512)
+	epRun := startTus(t, tusOptions{
+		Endpoint:         a.Endpoint(),
+		File:             epSrc.Path,
+		ChunkSize:        1 * MiB,
+		Metadata:         map[string]string{"filename": "redis-endpoint.mp4"},
+		PauseBeforePatch: []int{3},
+		RetryDelays:      longRetries,
+	})
+	for i, r := range append(runs, epRun) {
 		ev := r.mustEvent("paused", time.Minute)
 		t.Logf("upload %d paused before PATCH %d at %d", i, ev.Patch, ev.Offset)
 	}
@@ -67,7 +78,7 @@ func TestRedisRestartDuringUploads(t *testing.T) {
 	rp.Stop()
 	down := time.Now()
 	t.Logf("redis-server stopped")
-	for _, r := range runs {
+	for _, r := range append(runs, epRun) {
 		r.resume()
 	}
 	var wg sync.WaitGroup
@@ -178,4 +189,20 @@ func TestRedisRestartDuringUploads(t *testing.T) {
 		}
 		s.checkUploaded(t, mediaIDs[i], srcs[i])
 	}
+	res := epRun.wait(3 * time.Minute)
+	requireOK(t, res)
+	created := 0
+	for _, rq := range res.Requests {
+		if rq.Status == http.StatusInternalServerError {
+			t.Errorf("endpoint upload saw a 500: %s", describeRequests(res.Requests))
+		}
+		if rq.Method == http.MethodPost && rq.Status == http.StatusCreated {
+			created++
+		}
+	}
+	if created > 1 {
+		t.Logf("endpoint upload: tus-js-client answered the outage's HEAD 503 by creating a new upload and sending "+
+			"the bytes again (%d uploads created): %s", created, describeRequests(res.Requests))
+	}
+	s.checkUploaded(t, res.FinalMediaID, epSrc)
 }

@@ -27,6 +27,8 @@ const (
 const (
 	cmd        = mod + "/cmd"
 	server     = mod + "/internal/server"
+	auth       = mod + "/internal/auth"
+	limits     = mod + "/internal/limits"
 	devstack   = mod + "/internal/devstack"
 	e2e        = mod + "/internal/e2e"
 	osstest    = mod + "/internal/osstest"
@@ -40,13 +42,16 @@ const (
 )
 
 // forbid says that packages under pkg must not depend on anything under the
-// deny prefixes: through their whole non-test dependency graph, or, with
-// direct set, in their own imports including test imports.
+// deny prefixes: through their whole non-test dependency graph; or, with
+// direct set, in their own imports including test imports; or, with
+// imports set, in their own non-test imports only (for what a package may
+// reach through another but must not use itself).
 type forbid struct {
-	pkg    string
-	deny   []string
-	direct bool
-	why    string
+	pkg     string
+	deny    []string
+	direct  bool
+	imports bool
+	why     string
 }
 
 var forbidden = []forbid{
@@ -64,7 +69,14 @@ var forbidden = []forbid{
 		why: "the OSS simulator shares no code with the clients it tests"},
 	{pkg: vodtest, deny: []string{tusstore, vodbridge, locker, redisstate, server, aliyunOSS, aliyunVOD},
 		why: "the VOD simulator shares no code with the clients it tests"},
-	{pkg: e2e, deny: []string{cmd, server, devstack, redisstate, tusstore, vodbridge, locker}, direct: true,
+	{pkg: auth, deny: []string{locker, goRedis, miniredis, redisstate, limits, server, cmd, devstack, osstest, vodtest},
+		why: "authentication verifies tokens and hands the store a tusstore.Caller; it keeps no state in Redis and knows neither the limits nor the HTTP wiring"},
+	{pkg: auth, deny: []string{vodbridge, aliyunOSS, aliyunVOD, aliyunCreds}, imports: true,
+		why: "authentication uses tusstore for the Caller type only; it makes no VOD or OSS call"},
+	{pkg: limits, deny: []string{tusstore, auth, vodbridge, locker, redisstate, server, cmd, devstack, osstest, vodtest,
+		aliyunOSS, aliyunVOD, aliyunCreds, miniredis},
+		why: "limits are generic tus middleware on Redis counters: they learn the owner through a function and know nothing of tokens, the store, VOD or OSS"},
+	{pkg: e2e, deny: []string{cmd, server, devstack, redisstate, tusstore, vodbridge, locker, auth, limits}, direct: true,
 		why: "end-to-end tests drive the built binary; of the module they use only the simulators and testenv"},
 }
 
@@ -84,6 +96,10 @@ var restricted = []onlyFrom{
 		why: "simulators run only in -dev (devstack), tests and benchmark tools"},
 	{target: miniredis, allow: []string{devstack, bench},
 		why: "the embedded Redis is a -dev and test convenience"},
+	{target: auth, allow: []string{cmd},
+		why: "authentication is wired around the tus handler in cmd/gateway; other packages see only a tusstore.Caller"},
+	{target: limits, allow: []string{cmd},
+		why: "limits are wired around the tus handler in cmd/gateway"},
 }
 
 // pkgInfo is the part of `go list -json` output the rules need.
@@ -114,8 +130,12 @@ func violations(pkgs []pkgInfo, forbidden []forbid, restricted []onlyFrom) []str
 			}
 			deps := p.Deps
 			how := "depends on"
-			if r.direct {
+			switch {
+			case r.direct:
 				deps = slices.Concat(p.Imports, p.TestImports, p.XTestImports)
+				how = "imports"
+			case r.imports:
+				deps = p.Imports
 				how = "imports"
 			}
 			for _, d := range deps {
@@ -170,7 +190,7 @@ func TestImportRules(t *testing.T) {
 	for _, p := range pkgs {
 		seen[p.ImportPath] = true
 	}
-	for _, must := range []string{server, tusstore, vodbridge, devstack, mod + "/cmd/gateway"} {
+	for _, must := range []string{server, tusstore, vodbridge, devstack, auth, limits, e2e, mod + "/cmd/gateway"} {
 		if !seen[must] {
 			t.Fatalf("go list did not report %s; the rules would check nothing", must)
 		}
@@ -189,6 +209,13 @@ func TestViolationsDetects(t *testing.T) {
 		{ImportPath: devstack, Imports: []string{osstest, vodtest, miniredis + "/v2"}},
 		{ImportPath: vodbridge, Imports: []string{"fmt"}, TestImports: []string{osstest}},
 		{ImportPath: e2e, Imports: []string{osstest}, XTestImports: []string{tusstore}},
+		// auth may reach vodbridge through tusstore, and its tests may use
+		// anything, but it must not import vodbridge itself.
+		{ImportPath: auth, Imports: []string{tusstore, vodbridge}, TestImports: []string{locker, osstest},
+			Deps: []string{tusstore, vodbridge, aliyunVOD + "/vod-20170321/v4/client"}},
+		{ImportPath: limits, Imports: []string{goRedis + "/v9"}, Deps: []string{goRedis + "/v9", tusstore}},
+		{ImportPath: redisstate, Imports: []string{limits}, TestImports: []string{auth}},
+		{ImportPath: mod + "/cmd/gateway/sub", Imports: []string{auth, limits}},
 	}
 	got := violations(pkgs, forbidden, restricted)
 	want := []string{
@@ -196,6 +223,9 @@ func TestViolationsDetects(t *testing.T) {
 		tusstore + " depends on " + goRedis + "/v9",
 		mod + "/cmd/gateway imports " + osstest,
 		e2e + " imports " + tusstore,
+		auth + " imports " + vodbridge,
+		limits + " depends on " + tusstore,
+		redisstate + " imports " + limits,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d violations, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))

@@ -31,6 +31,9 @@ type uploadAddress struct {
 	Endpoint string
 	Bucket   string
 	FileName string
+	// ObjectPrefix ("sv/<dir>/") is where the official uploaders put the .ts slices of an m3u8
+	// (undocumented; read by the Python uploader). Videos only.
+	ObjectPrefix string `json:",omitempty"`
 }
 
 type uploadAuth struct {
@@ -226,7 +229,11 @@ func (s *Server) issue(rec *mediaRec, now time.Time) (addr, auth string) {
 	s.mu.Lock()
 	rec.grants = append(rec.grants, ak)
 	s.mu.Unlock()
-	a, _ := json.Marshal(uploadAddress{Endpoint: s.cfg.OSS.URL(), Bucket: rec.Bucket, FileName: rec.Key})
+	address := uploadAddress{Endpoint: s.cfg.OSS.URL(), Bucket: rec.Bucket, FileName: rec.Key}
+	if rec.Type == MediaVideo {
+		address.ObjectPrefix = path.Dir(rec.Key) + "/"
+	}
+	a, _ := json.Marshal(address)
 	c, _ := json.Marshal(uploadAuth{
 		SecurityToken: token, AccessKeyId: ak, AccessKeySecret: secret,
 		ExpireUTCTime: expires.UTC().Format(acsDateLayout),

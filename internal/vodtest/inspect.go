@@ -17,8 +17,12 @@ import (
 //	POST /_sim/latency          {"ms"} → SetLatency
 //	POST /_sim/status           {"id","status"} → SetStatus
 //	POST /_sim/sweep            SweepLeftoverParts → {"aborted": n}
+//	GET  /_sim/callbacks, GET/POST /_sim/callback-faults  (see serveCallbackSim)
 func (s *Server) serveSim(w http.ResponseWriter, r *http.Request) {
 	route := strings.TrimPrefix(r.URL.Path, "/_sim/")
+	if s.serveCallbackSim(w, r, route) {
+		return
+	}
 	switch {
 	case r.Method == http.MethodGet && route == "media":
 		simJSON(w, http.StatusOK, s.AllMedia())

@@ -90,6 +90,7 @@ func (s *Server) objectCompleted(bucket, key string, size int64) {
 	if !ok {
 		return
 	}
+	first := rec.completed.IsZero()
 	rec.Size = size
 	rec.completed = now
 	rec.modified = now
@@ -99,6 +100,12 @@ func (s *Server) objectCompleted(bucket, key string, size int64) {
 		rec.Status = StatusNormal
 	}
 	s.log.Debug("MediaUploaded", "id", rec.ID, "type", rec.Type, "size", size)
+	// One upload-complete event per media asset: a later overwrite of the object sends none.
+	if first {
+		if ev, ok := s.mediaEventLocked(rec, now); ok {
+			s.cb.emit(ev)
+		}
+	}
 }
 
 // Media returns the media asset id, if it exists (deleted assets do not).

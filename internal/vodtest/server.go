@@ -70,6 +70,23 @@ type Config struct {
 	LeftoverPartsTTL time.Duration
 	// URLJobStep is how long an UploadMediaByURL job spends in each status. Default: 1s.
 	URLJobStep time.Duration
+
+	// CallbackURL is the global HTTP event callback, used when an upload's UserData carries no
+	// http MessageCallback. If both are empty, no event is delivered. See callbacks.go.
+	CallbackURL string
+	// CallbackAuthKey is the callback PrivateKey (AuthKey). If set, deliveries carry
+	// X-VOD-TIMESTAMP and X-VOD-SIGNATURE = md5hex(url|timestamp|key).
+	CallbackAuthKey string
+	// CallbackEvents are the event types delivered. Default: FileUploadComplete,
+	// ImageUploadComplete, AttachedMediaUploadComplete, UploadByURLComplete.
+	CallbackEvents []string
+	// HTTPClient delivers callbacks. Default: a client with a 5s timeout.
+	HTTPClient *http.Client
+	// CallbackAttempts is how many times one event is sent before it is discarded. Default: 3
+	// (VOD retries a failed callback twice).
+	CallbackAttempts int
+	// CallbackRetryInterval is the wait before the first retry; it doubles per retry. Default: 100ms.
+	CallbackRetryInterval time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -94,6 +111,7 @@ func (c *Config) setDefaults() {
 	if c.URLJobStep <= 0 {
 		c.URLJobStep = DefaultURLJobStep
 	}
+	c.setCallbackDefaults()
 }
 
 func (c *Config) validate() error {
@@ -128,6 +146,8 @@ type Server struct {
 	faults   map[string][]*fault
 	latency  time.Duration
 	nonces   map[string]time.Time
+
+	cb *notifier // event callbacks; see callbacks.go and deliver.go
 }
 
 // NewServer starts a simulator on 127.0.0.1 with a random port. It panics if cfg is invalid or
@@ -171,6 +191,7 @@ func newServer(cfg Config) *Server {
 		faults:    map[string][]*fault{},
 		nonces:    map[string]time.Time{},
 	}
+	s.cb = newNotifier(cfg, s.log)
 	bucket := "outin-" + randHex(16)
 	s.defaultStorage = bucket + ".oss-" + cfg.Region + ".aliyuncs.com"
 	s.storages[s.defaultStorage] = bucket
@@ -206,8 +227,11 @@ func (s *Server) Endpoint() string { return s.ln.Addr().String() }
 // DefaultStorageLocation returns the storage location used when a request names none.
 func (s *Server) DefaultStorageLocation() string { return s.defaultStorage }
 
-// Close stops the listener and closes open connections.
-func (s *Server) Close() { _ = s.srv.Close() }
+// Close stops the listener, closes open connections and stops callback deliveries in flight.
+func (s *Server) Close() {
+	_ = s.srv.Close()
+	s.cb.close()
+}
 
 // Call is one recorded API call. Params never include Signature, SecurityToken or other
 // protocol parameters.

@@ -40,6 +40,7 @@ type urlJob struct {
 	fail     bool
 	fileSize int64
 	userData string
+	notified bool // UploadByURLComplete generated (guarded by Server.mu)
 }
 
 type urlMetadata struct {
@@ -111,6 +112,7 @@ func (s *Server) uploadMediaByURL(_ context.Context, req *request) (map[string]a
 		s.mu.Unlock()
 		jobs = append(jobs, map[string]any{"JobId": job.id, "SourceURL": src})
 	}
+	s.startJobPoller()
 	return map[string]any{"UploadJobs": jobs}, nil
 }
 
@@ -167,7 +169,7 @@ func (s *Server) getURLUploadInfos(_ context.Context, req *request) (map[string]
 
 // jobInfoLocked computes the job's status at now and moves its video along. Callers hold s.mu.
 func (s *Server) jobInfoLocked(job *urlJob, now time.Time) map[string]any {
-	step, status, done := s.advanceJobLocked(job, now)
+	_, status, done := s.advanceJobLocked(job, now)
 	info := map[string]any{
 		"JobId": job.id, "UploadURL": job.url, "MediaId": job.mediaID, "Status": status,
 		"CreationTime": isoTime(job.created), "UserData": job.userData,
@@ -176,11 +178,11 @@ func (s *Server) jobInfoLocked(job *urlJob, now time.Time) map[string]any {
 		info["FileSize"] = strconv.FormatInt(job.fileSize, 10)
 	}
 	if done {
-		info["CompleteTime"] = isoTime(job.created.Add(time.Duration(step) * s.cfg.URLJobStep))
+		info["CompleteTime"] = isoTime(s.urlJobDoneAt(job))
 	}
 	if job.fail && done {
-		info["ErrorCode"] = "DownloadFailed"
-		info["ErrorMessage"] = "vodtest: the source could not be downloaded"
+		info["ErrorCode"] = urlJobFailCode
+		info["ErrorMessage"] = urlJobFailMessage
 	}
 	return info
 }
@@ -189,6 +191,7 @@ func (s *Server) jobInfoLocked(job *urlJob, now time.Time) map[string]any {
 func (s *Server) advanceJobLocked(job *urlJob, now time.Time) (step int, status string, done bool) {
 	step = int(now.Sub(job.created) / s.cfg.URLJobStep)
 	status, done = urlJobStatus(step, job.fail)
+	defer s.notifyJobLocked(job, done) // after the video's status moved on
 	rec := s.media[job.mediaID]
 	if rec == nil || rec.Status != StatusUploading {
 		return step, status, done

@@ -28,7 +28,7 @@ const (
 	DefaultAcquireLockTimeout       = 20 * time.Second
 	DefaultShutdownTimeout          = 30 * time.Second
 	DefaultMaxHeaderBytes           = 64 << 10
-	DefaultReadyTimeout             = 2 * time.Second
+	DefaultReadyTimeout             = 800 * time.Millisecond // under the usual 1s probe timeout
 	DefaultRetryAfter               = 5 // seconds
 )
 

@@ -29,7 +29,7 @@ const (
 	DefaultShutdownTimeout          = 30 * time.Second
 	DefaultMaxHeaderBytes           = 64 << 10
 	DefaultReadyTimeout             = 800 * time.Millisecond // under the usual 1s probe timeout
-	DefaultRetryAfter               = 5 // seconds
+	DefaultRetryAfter               = 5                      // seconds
 )
 
 // Config configures a [Server]. StoreComposer is required.

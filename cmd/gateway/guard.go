@@ -34,7 +34,7 @@ func buildGuard(cfg Config, rdb redis.UniversalClient, readFile func(string) ([]
 	reg prometheus.Registerer, logger *slog.Logger) (*guard, error) {
 	acfg := auth.Config{
 		JWKSURL: cfg.AuthJWKSURL, Issuer: cfg.AuthJWTIssuer, Audience: cfg.AuthJWTAudience,
-		Algorithms: cfg.AuthJWTAlgorithms, Leeway: cfg.AuthJWTLeeway, JWKSRefresh: cfg.AuthJWKSRefresh,
+		Algorithms: cfg.AuthJWTAlgorithms, Leeway: leeway(cfg.AuthJWTLeeway), JWKSRefresh: cfg.AuthJWKSRefresh,
 		Hook: auth.HookConfig{URL: cfg.AuthHookURL, Timeout: cfg.AuthHookTimeout, Attempts: cfg.AuthHookAttempts,
 			Headers: cfg.AuthHookHeaders},
 		Logger: logger,
@@ -163,4 +163,13 @@ func (c *Config) validateGuard(bad func(field string, value any, err error, form
 	if c.LimitBodyIdleTimeout < 0 {
 		bad("limit-body-idle-timeout", c.LimitBodyIdleTimeout, ErrRange, "must not be negative (0: off)")
 	}
+}
+
+// leeway passes an explicit zero auth-jwt-leeway on as "none" (auth reads
+// zero as its default).
+func leeway(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

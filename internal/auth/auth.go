@@ -41,7 +41,8 @@ type Config struct {
 	Issuer string
 	// Audience, if not empty, must share a value with a JWT's aud claim.
 	Audience []string
-	// Leeway is the clock skew allowed on exp and nbf. Default: 30s.
+	// Leeway is the clock skew allowed on exp and nbf. Default: 30s;
+	// negative means none.
 	Leeway time.Duration
 	// JWKSRefresh is how long fetched JWKS keys are used before they are
 	// fetched again. Default: 15m.
@@ -71,8 +72,11 @@ func (c *Config) Enabled() bool {
 }
 
 func (c *Config) setDefaults() {
-	if c.Leeway == 0 {
+	switch {
+	case c.Leeway == 0:
 		c.Leeway = DefaultLeeway
+	case c.Leeway < 0:
+		c.Leeway = 0
 	}
 	if c.JWKSRefresh <= 0 {
 		c.JWKSRefresh = DefaultJWKSRefresh
@@ -130,8 +134,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("auth: algorithm %q not supported (HS256, RS256, ES256)", a))
 		}
 	}
-	if c.Leeway < 0 || c.Leeway > 10*time.Minute {
-		errs = append(errs, errors.New("auth: leeway must be within [0, 10m]"))
+	if c.Leeway > 10*time.Minute {
+		errs = append(errs, errors.New("auth: leeway must be at most 10m"))
 	}
 	if err := c.Hook.validate(); err != nil {
 		errs = append(errs, err)

@@ -97,3 +97,29 @@ func TestUploadTokenNotEnabled(t *testing.T) {
 	}
 	wantReason(t, mustErr(a.Authenticate(context.Background(), tok)), ReasonTokenKindUnknown)
 }
+
+// Leeway: zero is the 30s default, negative is none.
+func TestLeeway(t *testing.T) {
+	expired := UploadClaims{Subject: "bob", Expires: testNow.Add(-10 * time.Second).Unix()}
+	tok, err := MintUploadToken(testTokenKey, expired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		leeway time.Duration
+		ok     bool
+	}{
+		{"default 30s covers 10s", 0, true},
+		{"none", -1, false},
+		{"5s", 5 * time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newTestAuth(t, func(c *Config) { c.Leeway = tc.leeway })
+			_, err := a.Authenticate(context.Background(), tok)
+			if (err == nil) != tc.ok {
+				t.Fatalf("err %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}

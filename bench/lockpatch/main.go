@@ -57,13 +57,12 @@ const (
 )
 
 type options struct {
-	redisURL  string
-	mini      bool
-	n         int           // PATCHes per chunk size and setup
-	lockDur   time.Duration // duration of the acquire+release loop per locker
-	chunks    []int64
-	partSize  int64
-	uploadLen int64
+	redisURL string
+	mini     bool
+	n        int           // PATCHes per chunk size and setup
+	lockDur  time.Duration // duration of the acquire+release loop per locker
+	chunks   []int64
+	partSize int64
 }
 
 func main() {

@@ -31,11 +31,11 @@ func TestNewRedis(t *testing.T) {
 			}
 			defer c.Close()
 			kind := "client"
-			switch c.(type) {
+			switch c := c.(type) {
 			case *redis.ClusterClient:
 				kind = "cluster"
 			case *redis.Client:
-				if c.(*redis.Client).Options().Addr == "FailoverClient" { // as go-redis names it
+				if c.Options().Addr == "FailoverClient" { // as go-redis names it
 					kind = "failover"
 				}
 			}

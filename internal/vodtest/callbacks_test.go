@@ -127,11 +127,10 @@ func waitDeliveries(t *testing.T, e *env, n int) []Delivery {
 // upload is one way a client puts media into VOD: create it through the VOD SDK, then write the
 // object with the OSS SDK and the issued credential.
 type upload struct {
-	id       string
-	bucket   string
-	key      string
-	size     int64
-	userData string
+	id     string
+	bucket string
+	key    string
+	size   int64
 }
 
 func uploadVideo(t *testing.T, e *env, userData string) upload {

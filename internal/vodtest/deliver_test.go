@@ -66,9 +66,9 @@ func TestCallbackRetries(t *testing.T) {
 				}
 			})
 			u := uploadImage(t, e, "")
-			ds := waitDeliveries(t, e, 1)
+			waitDeliveries(t, e, 1)
 			time.Sleep(30 * time.Millisecond) // nothing more may follow
-			ds = e.vod.Deliveries()
+			ds := e.vod.Deliveries()
 			if len(ds) != len(tc.want) {
 				t.Fatalf("deliveries %+v, want statuses %v", ds, tc.want)
 			}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Redacted replaces every masked value in log output.
@@ -54,7 +56,25 @@ func Redact(next slog.Handler) slog.Handler {
 }
 
 type redactHandler struct {
-	next slog.Handler
+	next    slog.Handler
+	pending []slog.Attr // attrs of WithAttrs, redacted and passed on only when a record is handled
+	once    sync.Once
+	built   slog.Handler
+}
+
+// handler returns next with the pending attrs applied (once).
+func (h *redactHandler) handler() slog.Handler {
+	if len(h.pending) == 0 {
+		return h.next
+	}
+	h.once.Do(func() {
+		red := make([]slog.Attr, len(h.pending))
+		for i, a := range h.pending {
+			red[i] = redactAttr(a)
+		}
+		h.built = h.next.WithAttrs(red)
+	})
+	return h.built
 }
 
 func (h *redactHandler) Enabled(ctx context.Context, l slog.Level) bool {
@@ -67,19 +87,19 @@ func (h *redactHandler) Handle(ctx context.Context, r slog.Record) error {
 		out.AddAttrs(redactAttr(a))
 		return true
 	})
-	return h.next.Handle(ctx, out)
+	return h.handler().Handle(ctx, out)
 }
 
 func (h *redactHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	red := make([]slog.Attr, len(as))
-	for i, a := range as {
-		red[i] = redactAttr(a)
+	if len(as) == 0 {
+		return h
 	}
-	return &redactHandler{next: h.next.WithAttrs(red)}
+	p := make([]slog.Attr, 0, len(h.pending)+len(as))
+	return &redactHandler{next: h.next, pending: append(append(p, h.pending...), as...)}
 }
 
 func (h *redactHandler) WithGroup(name string) slog.Handler {
-	return &redactHandler{next: h.next.WithGroup(name)}
+	return &redactHandler{next: h.handler().WithGroup(name)}
 }
 
 // Scrub masks substrings of s that look like secrets (see [Redact]).
@@ -101,10 +121,20 @@ func Scrub(s string) string {
 }
 
 func sensitiveKey(k string) bool {
-	k = strings.ToLower(k)
-	k = strings.NewReplacer("-", "", "_", "", ".", "").Replace(k)
+	var buf [64]byte
+	b := buf[:0]
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case c == '-' || c == '_' || c == '.':
+			continue
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
 	for _, s := range sensitiveKeys {
-		if strings.Contains(k, s) {
+		if bytes.Contains(b, []byte(s)) {
 			return true
 		}
 	}

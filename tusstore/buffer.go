@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"hash/crc64"
 	"io"
 	"sync"
 	"time"
@@ -66,7 +65,7 @@ func (b *budget) inUse() int64 { return int64(len(b.slots)) * blockSize }
 // It is used by one goroutine at a time.
 type partBuf struct {
 	b      *budget
-	table  *crc64.Table
+	table  *crcTable
 	blocks []*[blockSize]byte
 	n      int64
 	crc    uint64
@@ -89,7 +88,7 @@ func (p *partBuf) readFrom(ctx context.Context, src io.Reader, limit int64) (int
 		}
 		m, err := io.ReadFull(src, blk[off:int64(off)+want])
 		if m > 0 {
-			p.crc = crc64.Update(p.crc, p.table, blk[off:off+m])
+			p.crc = p.table.update(p.crc, blk[off:off+m])
 			p.n += int64(m)
 			total += int64(m)
 		}

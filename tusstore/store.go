@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc64"
 	"log/slog"
 	"net"
 	"net/http"
@@ -187,7 +186,7 @@ var _ handler.DataStore = (*Store)(nil)
 type Store struct {
 	cfg        Config
 	budget     *budget
-	crcTable   *crc64.Table
+	crcTable   *crcTable
 	httpClient *http.Client
 	log        *slog.Logger
 	metrics    *metrics
@@ -209,7 +208,7 @@ func New(cfg Config) (*Store, error) {
 	return &Store{
 		cfg:        cfg,
 		budget:     newBudget(cfg.BufferBudget, 2*time.Second),
-		crcTable:   crc64.MakeTable(crc64.ECMA),
+		crcTable:   newCRCTable(),
 		httpClient: hc,
 		log:        cfg.Logger.With("component", "tusstore"),
 		metrics:    newMetrics(),

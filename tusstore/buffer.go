@@ -1,7 +1,6 @@
 package tusstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -74,24 +73,28 @@ type partBuf struct {
 func (s *Store) newPartBuf() *partBuf { return &partBuf{b: s.budget, table: s.crcTable} }
 
 // readFrom reads from src until the buffer holds limit bytes, src ends
-// (io.EOF is not returned) or fails. It returns the bytes read.
+// (io.EOF is not returned) or fails. It returns the bytes read. A new
+// block is charged to the budget only once bytes for it have arrived, so a
+// body that ends on a block boundary holds no empty block.
 func (p *partBuf) readFrom(ctx context.Context, src io.Reader, limit int64) (int64, error) {
 	var total int64
 	for p.n < limit {
-		blk, off, err := p.space(ctx)
-		if err != nil {
-			return total, err
-		}
-		want := int64(blockSize - off)
-		if rest := limit - p.n; rest < want {
-			want = rest
-		}
-		m, err := io.ReadFull(src, blk[off:int64(off)+want])
-		if m > 0 {
+		var m int
+		var err error
+		if p.n == int64(len(p.blocks))*blockSize { // all blocks full: probe first
+			var probe [4 << 10]byte
+			m, err = io.ReadFull(src, probe[:min(int64(len(probe)), limit-p.n)])
+			if aerr := p.write(ctx, probe[:m]); aerr != nil {
+				return total, aerr
+			}
+		} else {
+			blk, off := p.blocks[len(p.blocks)-1], int(p.n%blockSize)
+			want := min(int64(blockSize-off), limit-p.n)
+			m, err = io.ReadFull(src, blk[off:int64(off)+want])
 			p.crc = p.table.update(p.crc, blk[off:off+m])
 			p.n += int64(m)
-			total += int64(m)
 		}
+		total += int64(m)
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return total, nil
 		}
@@ -102,10 +105,19 @@ func (p *partBuf) readFrom(ctx context.Context, src io.Reader, limit int64) (int
 	return total, nil
 }
 
-// write appends b (used for the stored tail).
+// write appends b, charging new blocks to the budget.
 func (p *partBuf) write(ctx context.Context, b []byte) error {
-	_, err := p.readFrom(ctx, bytes.NewReader(b), p.n+int64(len(b)))
-	return err
+	for len(b) > 0 {
+		blk, off, err := p.space(ctx)
+		if err != nil {
+			return err
+		}
+		n := copy(blk[off:], b)
+		p.crc = p.table.update(p.crc, blk[off:off+n])
+		p.n += int64(n)
+		b = b[n:]
+	}
+	return nil
 }
 
 // space returns the block with free room and the offset into it.

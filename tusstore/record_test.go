@@ -102,6 +102,15 @@ func TestPartBuf(t *testing.T) {
 	}
 	b2.release()
 	b.release()
+	// A body ending on a block boundary holds no empty block.
+	b3 := s.newPartBuf()
+	if _, err := b3.readFrom(context.Background(), bytes.NewReader(data[:blockSize]), 2*blockSize); err != nil {
+		t.Fatal(err)
+	}
+	if len(b3.blocks) != 1 || s.budget.inUse() != blockSize {
+		t.Fatalf("%d blocks, %d bytes charged for one block of data", len(b3.blocks), s.budget.inUse())
+	}
+	b3.release()
 	if s.budget.inUse() != 0 {
 		t.Fatalf("budget not returned: %d", s.budget.inUse())
 	}

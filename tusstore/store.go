@@ -203,7 +203,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = defaultHTTPClient(cfg.OSSTimeout)
+		hc = defaultHTTPClient(cfg.OSSTimeout, int(cfg.BufferBudget/cfg.PartSize)+16)
 	}
 	return &Store{
 		cfg:        cfg,
@@ -342,9 +342,12 @@ func newID() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
-func defaultHTTPClient(timeout time.Duration) *http.Client {
+// defaultHTTPClient keeps about one idle connection per upload the buffer
+// budget allows, so bursts of uploads reuse connections to OSS.
+func defaultHTTPClient(timeout time.Duration, idle int) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 64
+	t.MaxIdleConns = 0 // no global cap
+	t.MaxIdleConnsPerHost = idle
 	t.ResponseHeaderTimeout = timeout
 	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	return &http.Client{Transport: t}

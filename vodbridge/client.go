@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"strings"
 	"time"
 
@@ -26,6 +27,9 @@ type Client struct {
 	transport *http.Transport
 	// backoff bounds; tests shorten them.
 	backoffBase, backoffMax time.Duration
+	// sdks holds idle SDK clients: one is used by one attempt at a time,
+	// and reusing them saves the SDK's per-client Init.
+	sdks sync.Pool
 }
 
 // New validates cfg, applies defaults and builds a Client. It does no

@@ -80,14 +80,18 @@ func (c *Client) call(ctx context.Context, op string, idempotent bool, fn attemp
 func (c *Client) attempt(ctx context.Context, op string, fn attemptFunc) error {
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	sdk, err := c.sdk()
-	if err != nil {
-		return fmt.Errorf("init vod sdk: %w", err)
+	sdk, _ := c.sdks.Get().(*vod.Client)
+	if sdk == nil {
+		var err error
+		if sdk, err = c.sdk(); err != nil {
+			return fmt.Errorf("init vod sdk: %w", err)
+		}
 	}
+	defer c.sdks.Put(sdk)
 	// The runtime options must be non-nil (the SDK dereferences them); zero
 	// values defer to the client config. No SDK-level retries.
 	rt := &dara.RuntimeOptions{}
-	err = translate(op, fn(actx, sdk, rt))
+	err := translate(op, fn(actx, sdk, rt))
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		ue.URL = stripQuery(ue.URL) // the query holds the request parameters

@@ -44,7 +44,10 @@
 // tusd serialises requests per upload with its Locker. With a Fencer (the
 // Redis locker), every record write also carries the lock's fencing token
 // and is refused if another holder took over, so a paused instance never
-// commits stale state (ErrLockLost, 423).
+// commits stale state (ErrLockLost, 423). Part numbers are reserved with
+// such a write before a part is sent to OSS, so a paused holder that wakes
+// mid-upload can only write a part number nobody else uses, never over a
+// part the new holder recorded; Complete lists only recorded parts.
 //
 // # Permissions
 //

@@ -68,6 +68,7 @@ type partBuf struct {
 	blocks []*[blockSize]byte
 	n      int64
 	crc    uint64
+	st     *stream // set while the buffer is sent to OSS as it fills
 }
 
 func (s *Store) newPartBuf() *partBuf { return &partBuf{b: s.budget, table: s.crcTable} }
@@ -90,11 +91,15 @@ func (p *partBuf) readFrom(ctx context.Context, src io.Reader, limit int64) (int
 		} else {
 			blk, off := p.blocks[len(p.blocks)-1], int(p.n%blockSize)
 			want := min(int64(blockSize-off), limit-p.n)
+			if p.st != nil {
+				want = min(want, streamChunk)
+			}
 			m, err = io.ReadFull(src, blk[off:int64(off)+want])
 			p.crc = p.table.update(p.crc, blk[off:off+m])
 			p.n += int64(m)
 		}
 		total += int64(m)
+		p.publish()
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return total, nil
 		}
@@ -133,8 +138,22 @@ func (p *partBuf) space(ctx context.Context) (*[blockSize]byte, int, error) {
 	return p.blocks[len(p.blocks)-1], off, nil
 }
 
-// reader returns a fresh reader over the buffered bytes.
-func (p *partBuf) reader() io.Reader { return &bufReader{p: p} }
+// reader returns a fresh reader over the buffered bytes; while the buffer
+// streams, it waits for bytes still to come.
+func (p *partBuf) reader() io.Reader {
+	if p.st != nil {
+		return &streamReader{st: p.st}
+	}
+	return &bufReader{p: p}
+}
+
+// size is the part size to send: the stream's while streaming.
+func (p *partBuf) size() int64 {
+	if p.st != nil {
+		return p.st.size
+	}
+	return p.n
+}
 
 // bytes copies the buffered bytes (used for small tails).
 func (p *partBuf) bytes() []byte {
@@ -154,7 +173,7 @@ func (p *partBuf) release() {
 	for _, blk := range p.blocks {
 		p.b.put(blk)
 	}
-	p.blocks, p.n, p.crc = nil, 0, 0
+	p.blocks, p.n, p.crc, p.st = nil, 0, 0, nil
 }
 
 type bufReader struct {

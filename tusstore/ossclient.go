@@ -157,7 +157,7 @@ func credentialRejected(err error) bool {
 // retryable reports whether an OSS call may succeed if repeated: network
 // errors, timeouts and 5xx, but not 4xx.
 func retryable(err error) bool {
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, errStreamAborted) {
 		return false
 	}
 	_, status, ok := ossCode(err)

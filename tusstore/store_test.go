@@ -231,45 +231,56 @@ func TestDeferredLength(t *testing.T) {
 	e.checkObject(loc, data)
 }
 
-// An interrupted body keeps every byte read, not only whole parts.
+// An interrupted body keeps every byte read, not only whole parts, whether
+// its parts were streamed to OSS (Content-Length known) or not (chunked).
 func TestInterruptedPatchKeepsBytes(t *testing.T) {
-	e := newEnv(t, nil)
-	data := randomBytes(5<<20, 3)
-	loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
-	cut := 2<<20 + 300<<10 // inside the third 1 MiB part
-	pr, pw := io.Pipe()
-	req, _ := http.NewRequest(http.MethodPatch, loc, pr)
-	req.Header.Set("Tus-Resumable", "1.0.0")
-	req.Header.Set("Upload-Offset", "0")
-	req.Header.Set("Content-Type", "application/offset+octet-stream")
-	req.ContentLength = int64(len(data))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if res, err := http.DefaultClient.Do(req); err == nil {
-			res.Body.Close()
-		}
-	}()
-	if _, err := pw.Write(data[:cut]); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name   string
+		length int64 // request Content-Length; -1 for chunked
+	}{
+		{"streamed parts", 5 << 20},
+		{"chunked body", -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			data := randomBytes(5<<20, 3)
+			loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
+			cut := 2<<20 + 300<<10 // inside the third 1 MiB part
+			pr, pw := io.Pipe()
+			req, _ := http.NewRequest(http.MethodPatch, loc, pr)
+			req.Header.Set("Tus-Resumable", "1.0.0")
+			req.Header.Set("Upload-Offset", "0")
+			req.Header.Set("Content-Type", "application/offset+octet-stream")
+			req.ContentLength = tc.length
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				if res, err := http.DefaultClient.Do(req); err == nil {
+					res.Body.Close()
+				}
+			}()
+			if _, err := pw.Write(data[:cut]); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(200 * time.Millisecond)
+			pw.CloseWithError(fmt.Errorf("client went away"))
+			<-done
+			var off int64
+			for i := 0; i < 50; i++ { // the store persists after the request ends
+				if off = e.offset(loc); off == int64(cut) {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if off != int64(cut) {
+				t.Fatalf("offset after cut = %d, want %d", off, cut)
+			}
+			if res := e.patch(loc, off, data[off:], nil); res.StatusCode != http.StatusNoContent {
+				t.Fatalf("resume: %d", res.StatusCode)
+			}
+			e.checkObject(loc, data)
+		})
 	}
-	time.Sleep(200 * time.Millisecond)
-	pw.CloseWithError(fmt.Errorf("client went away"))
-	<-done
-	var off int64
-	for i := 0; i < 50; i++ { // the store persists after the request ends
-		if off = e.offset(loc); off == int64(cut) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if off != int64(cut) {
-		t.Fatalf("offset after cut = %d, want %d", off, cut)
-	}
-	if res := e.patch(loc, off, data[off:], nil); res.StatusCode != http.StatusNoContent {
-		t.Fatalf("resume: %d", res.StatusCode)
-	}
-	e.checkObject(loc, data)
 }
 
 func TestCredentialExpiryRefreshes(t *testing.T) {
@@ -445,6 +456,9 @@ func withTestOwner(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if o := r.Header.Get("X-Test-Owner"); o != "" {
 			r = r.WithContext(context.WithValue(r.Context(), ownerKey{}, o))
+		}
+		if r.ContentLength > 0 { // as cmd/gateway wires it
+			r = r.WithContext(WithBodyLength(r.Context(), r.ContentLength))
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -68,6 +68,8 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 		}
 		src = &capReader{r: src, left: c - start}
 	}
+	bodyEnd, known := bodyLength(ctx)
+	bodyEnd += offset
 	p := u.startPipeline(ctx)
 	cur := u.s.newPartBuf()
 	err := cur.write(ctx, u.rec.tail)
@@ -75,18 +77,35 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	parts, startAt := u.rec.nextPart()-1, u.rec.partBytes()
 	for err == nil {
 		target := u.partSize(parts, startAt)
+		// A part the body will fill goes to OSS while it arrives.
+		streamed := known && startAt+target <= bodyEnd
+		if streamed {
+			cur.startStream(target)
+			p.in <- cur
+		}
 		var n int64
 		n, err = cur.readFrom(ctx, src, target)
 		read += n
-		if cur.n < target || p.failed.Load() {
+		full := cur.n == target
+		if streamed {
+			cur.endFill()
+			if !full {
+				break // cut short: persisted below once the pipeline let go
+			}
+		} else if !full || p.failed.Load() {
+			break
+		} else {
+			p.in <- cur
+		}
+		parts, startAt = parts+1, startAt+target // cur belongs to the pipeline now
+		cur = u.s.newPartBuf()
+		if p.failed.Load() {
 			break
 		}
-		parts, startAt = parts+1, startAt+cur.n
-		p.in <- cur
-		cur = u.s.newPartBuf()
 	}
 	readErr := err
 	perr := p.wait()
+	cur.st = nil // the pipeline is done with it
 	if perr == nil && read > 0 && cur.n > 0 {
 		perr = u.persistRemainder(ctx, cur)
 	}
@@ -117,8 +136,16 @@ func (u *upload) startPipeline(ctx context.Context) *pipeline {
 		defer close(p.done)
 		for buf := range p.in {
 			if p.err == nil {
-				if p.err = u.commitPart(ctx, buf); p.err != nil {
+				err := u.commitPart(ctx, buf)
+				if err != nil && !errors.Is(err, errStreamAborted) {
+					p.err = err
 					p.failed.Store(true)
+				}
+			}
+			if st := buf.st; st != nil {
+				<-st.done // the filler is done with it
+				if st.aborted {
+					continue // WriteChunk keeps it as the remainder
 				}
 			}
 			buf.release()
@@ -188,8 +215,13 @@ func (u *upload) commitPart(ctx context.Context, buf *partBuf) error {
 	began := time.Now()
 	var pt part
 	err := u.withRetry(ctx, func(o object) error {
-		etag, crc, ok, err := o.UploadPart(ctx, u.rec.info.OSSUploadID, n, buf.reader(), buf.n)
+		etag, crc, ok, err := o.UploadPart(ctx, u.rec.info.OSSUploadID, n, buf.reader(), buf.size())
 		if err != nil {
+			if st := buf.st; st != nil {
+				if <-st.done; st.aborted {
+					return errStreamAborted
+				}
+			}
 			return err
 		}
 		if ok && crc != buf.crc {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"time"
 
@@ -156,7 +157,8 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
 		NetworkTimeout: cfg.NetworkTimeout, RequestCompletionTimeout: cfg.RequestCompletionTimeout,
 		AcquireLockTimeout: cfg.AcquireLockTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
-		TusMiddleware: g.middleware, PreUploadCreate: g.auth.PreUploadCreate,
+		TusMiddleware:     func(h http.Handler) http.Handler { return g.middleware(withBodyLength(h)) },
+		PreUploadCreate:   g.auth.PreUploadCreate,
 		PreFinishResponse: g.limits.PreFinishResponse,
 		Logger:            logger,
 	})
@@ -168,4 +170,15 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 	}
 	a.closers = append(a.closers, func() error { _ = a.ln.Close(); return nil }) // Serve closes it too
 	return a, nil
+}
+
+// withBodyLength tells the store how long a request body is (its
+// Content-Length), so parts the body will fill go to OSS while they arrive.
+func withBodyLength(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > 0 {
+			r = r.WithContext(tusstore.WithBodyLength(r.Context(), r.ContentLength))
+		}
+		next.ServeHTTP(w, r)
+	})
 }

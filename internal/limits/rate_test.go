@@ -107,9 +107,11 @@ func TestFloodOfCreations(t *testing.T) {
 		}
 		keys := b.keys(t)
 		// 7 client IPs' request counters, the owner's request and creation
-		// counters, the owner's uploads set: one window, so one key each.
-		if len(keys) != 10 {
-			t.Fatalf("%d keys after the flood, want 10: %v", len(keys), keys)
+		// counters: one key per window each (two if the flood crossed a
+		// window boundary), plus the owner's uploads set. Bounded whatever
+		// the flood's size.
+		if len(keys) < 10 || len(keys) > 19 {
+			t.Fatalf("%d keys after the flood, want 10 (19 across a window boundary): %v", len(keys), keys)
 		}
 		for k, ttl := range keys {
 			if ttl <= 0 {

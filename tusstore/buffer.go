@@ -1,8 +1,12 @@
 package tusstore
 
 import (
+	"fmt"
+	"net/http"
+
 	"context"
 	"errors"
+	"github.com/tus/tusd/v2/pkg/handler"
 	"io"
 	"sync"
 	"time"
@@ -194,4 +198,18 @@ func (r *bufReader) Read(b []byte) (int, error) {
 	m := copy(b, blk[off:end])
 	r.pos += int64(m)
 	return m, nil
+}
+
+// checkPartBudget refuses a length whose parts (sized so it fits in 10,000
+// of them) could not be double-buffered within the buffer budget, which
+// would otherwise fail mid-upload.
+func (s *Store) checkPartBudget(length int64) error {
+	u := &upload{s: s, rec: &record{info: recordInfo{Size: length}}}
+	ps := u.partSize(0, 0)
+	if 2*ps <= s.cfg.BufferBudget {
+		return nil
+	}
+	return handler.NewError(handler.ErrMaxSizeExceeded.ErrorCode, fmt.Sprintf(
+		"upload length %d needs OSS parts of %d MiB, and buffer-budget %d MiB holds two parts of at most %d MiB",
+		length, ps>>20, s.cfg.BufferBudget>>20, s.cfg.BufferBudget>>21), http.StatusRequestEntityTooLarge)
 }

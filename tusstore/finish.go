@@ -88,6 +88,9 @@ func (u *upload) DeclareLength(ctx context.Context, length int64) error {
 	if c := u.rec.info.MaxSize; c > 0 && length > c {
 		return ErrCallerSizeExceeded
 	}
+	if err := u.s.checkPartBudget(length); err != nil {
+		return err
+	}
 	u.rec.info.Size = length
 	u.rec.info.SizeIsDeferred = false
 	if err := u.save(ctx, map[string][]byte{fieldInfo: u.touch()}, nil); err != nil {

@@ -239,6 +239,9 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 	if !info.SizeIsDeferred && info.Size > s.cfg.MaxSize {
 		return nil, handler.ErrMaxSizeExceeded
 	}
+	if err := s.checkPartBudget(info.Size); err != nil {
+		return nil, err
+	}
 	req, err := CreateRequest(info.MetaData, s.cfg.Defaults, info.Size)
 	if err != nil {
 		s.metrics.rejected.WithLabelValues("metadata").Inc()

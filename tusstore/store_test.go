@@ -621,3 +621,27 @@ func TestStaleWriterCannotOverwriteParts(t *testing.T) {
 		}
 	}
 }
+
+// A length whose parts could not be double-buffered within the budget is
+// refused at creation rather than failing mid-upload.
+func TestLengthBeyondBufferBudget(t *testing.T) {
+	e := newEnv(t, nil) // budget 64 MiB: parts of at most 32 MiB, 320,000 MiB in all
+	meta := encodeMeta(map[string]string{"filename": "clip.mp4"})
+	for _, tc := range []struct {
+		length int64
+		want   int
+	}{
+		{100 << 30, http.StatusCreated},
+		{400 << 30, http.StatusRequestEntityTooLarge},
+	} {
+		res := e.do(http.MethodPost, e.url, map[string]string{"Upload-Length": strconv.FormatInt(tc.length, 10), "Upload-Metadata": meta}, nil)
+		if res.StatusCode != tc.want {
+			t.Fatalf("length %d: status %d, want %d", tc.length, res.StatusCode, tc.want)
+		}
+	}
+	loc := e.create(-1, map[string]string{"filename": "clip.mp4"})
+	res := e.patch(loc, 0, []byte("x"), map[string]string{"Upload-Length": strconv.FormatInt(400<<30, 10)})
+	if res.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("declaring 400 GiB: %d", res.StatusCode)
+	}
+}

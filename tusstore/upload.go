@@ -122,7 +122,10 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	return written, nil
 }
 
-// pipeline uploads full parts in order on its own goroutine.
+// pipeline uploads parts in order on its own goroutine: full parts, and
+// streamed parts while WriteChunk still fills them. It releases each buffer
+// once both are done with it, except a streamed buffer cut short, which
+// WriteChunk keeps as the remainder.
 type pipeline struct {
 	in     chan *partBuf
 	done   chan struct{}

@@ -70,3 +70,14 @@ func TestTusError(t *testing.T) {
 		})
 	}
 }
+
+func TestLocalHost(t *testing.T) {
+	for ep, want := range map[string]bool{
+		"http://localhost:9080": true, "localhost:9080": true, "https://oss.localhost": true,
+		"http://127.0.0.1:9080": false, "https://oss-cn-shanghai.aliyuncs.com": false, "oss-cn-shanghai.aliyuncs.com": false,
+	} {
+		if got := localHost(ep); got != want {
+			t.Errorf("localHost(%q) = %v, want %v", ep, got, want)
+		}
+	}
+}

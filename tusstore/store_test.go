@@ -450,3 +450,16 @@ func TestLengthBeyondBufferBudget(t *testing.T) {
 		t.Fatalf("declaring 400 GiB: %d", res.StatusCode)
 	}
 }
+
+// An OSS endpoint named localhost is addressed path-style (no bucket
+// subdomain), as the SDK does by itself for IP literals.
+func TestLocalhostEndpoint(t *testing.T) {
+	e := newEnv(t, nil)
+	e.store.cfg.OSSEndpoint = strings.Replace(e.oss.URL(), "127.0.0.1", "localhost", 1)
+	data := randomBytes(300<<10, 31)
+	loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
+	if res := e.patch(loc, 0, data, nil); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH via localhost: %d", res.StatusCode)
+	}
+	e.checkObject(loc, data)
+}

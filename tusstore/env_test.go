@@ -41,10 +41,18 @@ type env struct {
 
 func newEnv(t *testing.T, mutate func(*Config)) *env {
 	t.Helper()
+	return newEnvTTL(t, 0, mutate)
+}
+
+// newEnvTTL is newEnv with VOD issuing credentials that live ttl (0: VOD's
+// 3,000 s).
+func newEnvTTL(t *testing.T, ttl time.Duration, mutate func(*Config)) *env {
+	t.Helper()
 	clock := time.Now
 	oss := osstest.NewServer(osstest.Config{Clock: clock})
 	t.Cleanup(oss.Close)
-	vod := vodtest.NewServer(vodtest.Config{OSS: oss, Clock: clock, AccessKeys: map[string]string{"LTAItest": "test-secret"}})
+	vod := vodtest.NewServer(vodtest.Config{OSS: oss, Clock: clock, CredentialTTL: ttl,
+		AccessKeys: map[string]string{"LTAItest": "test-secret"}})
 	t.Cleanup(vod.Close)
 	vb, err := vodbridge.New(vodbridge.Config{AccessKeyID: "LTAItest", AccessKeySecret: "test-secret",
 		Endpoint: vod.Endpoint(), Protocol: "http", Timeout: 5 * time.Second, Clock: clock})

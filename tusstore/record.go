@@ -46,12 +46,24 @@ type recordCred struct {
 	AccessKeySecret string    `json:"sk"`
 	SecurityToken   string    `json:"token"`
 	Region          string    `json:"region,omitempty"`
+	Issued          time.Time `json:"issued,omitempty"`
 	Expires         time.Time `json:"expires"`
 }
 
-func credFrom(c vodbridge.Credential) recordCred {
+func credFrom(c vodbridge.Credential, issued time.Time) recordCred {
 	return recordCred{AccessKeyID: c.AccessKeyID, AccessKeySecret: c.AccessKeySecret,
-		SecurityToken: c.SecurityToken, Region: c.Region, Expires: c.Expires}
+		SecurityToken: c.SecurityToken, Region: c.Region, Issued: issued, Expires: c.Expires}
+}
+
+// refreshAt is when the credential should be replaced: beforeEnd ahead of
+// its deadline; for a credential that lives no longer than beforeEnd (one
+// VOD issued with a short lifetime), a sixth of its lifetime ahead, as
+// 2,500 s of VOD's 3,000 s, so it is not refreshed on every call.
+func (c *recordCred) refreshAt(beforeEnd time.Duration) time.Time {
+	if life := c.Expires.Sub(c.Issued); !c.Issued.IsZero() && life > 0 && beforeEnd >= life {
+		beforeEnd = life / 6
+	}
+	return c.Expires.Add(-beforeEnd)
 }
 
 // part is one OSS part recorded as durable.

@@ -115,3 +115,29 @@ func TestPartBuf(t *testing.T) {
 		t.Fatalf("budget not returned: %d", s.budget.inUse())
 	}
 }
+
+func TestRefreshAt(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	for _, tc := range []struct {
+		name      string
+		life      time.Duration
+		issued    bool
+		beforeEnd time.Duration
+		want      time.Duration // after issue
+	}{
+		{"VOD's 3,000 s, default 500 s ahead", 3000 * time.Second, true, 500 * time.Second, 2500 * time.Second},
+		{"configured 1,000 s ahead", 3000 * time.Second, true, 1000 * time.Second, 2000 * time.Second},
+		{"short-lived: a sixth ahead", 60 * time.Second, true, 500 * time.Second, 50 * time.Second},
+		{"issue time unknown (old record)", 60 * time.Second, false, 500 * time.Second, -440 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := recordCred{Expires: t0.Add(tc.life)}
+			if tc.issued {
+				c.Issued = t0
+			}
+			if got := c.refreshAt(tc.beforeEnd).Sub(t0); got != tc.want {
+				t.Fatalf("refresh at +%s, want +%s", got, tc.want)
+			}
+		})
+	}
+}

@@ -269,7 +269,7 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 			Endpoint: target.Address.Endpoint, Bucket: target.Address.Bucket, Key: target.Address.FileName,
 			Created: now, Expires: now.Add(s.cfg.Expiration), Owner: owner, MaxSize: capSize,
 		},
-		cred: credFrom(target.Credential),
+		cred: credFrom(target.Credential, now),
 	}}
 	err = u.withRetry(ctx, func(o object) error {
 		id, err := o.Initiate(ctx)

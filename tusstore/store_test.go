@@ -135,16 +135,33 @@ func TestCredentialExpiryRefreshes(t *testing.T) {
 }
 
 func TestProactiveRefresh(t *testing.T) {
-	// Due one second after issue: the 3,000 s credential minus 2,999 s.
-	e := newEnv(t, func(c *Config) { c.RefreshBefore = 2999 * time.Second })
-	data := randomBytes(2<<20, 5)
-	loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
-	e.patch(loc, 0, data[:1<<20], nil)
-	time.Sleep(1100 * time.Millisecond)
-	e.patch(loc, 1<<20, data[1<<20:], nil)
-	e.checkObject(loc, data)
-	if n := e.vod.CallCount("RefreshUploadVideo"); n != 1 {
-		t.Fatalf("RefreshUploadVideo called %d times", n)
+	for _, tc := range []struct {
+		name          string
+		ttl           time.Duration // of VOD's credentials
+		refreshBefore time.Duration
+		wait          time.Duration
+	}{
+		// 3,000 s credentials minus 2,999 s: due one second after issue.
+		{"refresh-before ahead of the deadline", 0, 2999 * time.Second, 1100 * time.Millisecond},
+		// 3 s credentials: due at 2.5 s (a sixth of the lifetime ahead), not
+		// on every call as the 500 s default alone would make it.
+		{"short-lived credentials", 3 * time.Second, DefaultRefreshBefore, 2600 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvTTL(t, tc.ttl, func(c *Config) { c.RefreshBefore = tc.refreshBefore })
+			data := randomBytes(2<<20, 5)
+			loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
+			e.patch(loc, 0, data[:1<<20], nil)
+			if n := e.vod.CallCount("RefreshUploadVideo"); n != 0 {
+				t.Fatalf("refreshed %d times before it was due", n)
+			}
+			time.Sleep(tc.wait)
+			e.patch(loc, 1<<20, data[1<<20:], nil)
+			e.checkObject(loc, data)
+			if n := e.vod.CallCount("RefreshUploadVideo"); n != 1 {
+				t.Fatalf("RefreshUploadVideo called %d times", n)
+			}
+		})
 	}
 }
 

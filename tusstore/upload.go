@@ -326,7 +326,7 @@ func (u *upload) withRetry(ctx context.Context, fn func(object) error) error {
 
 func (u *upload) refreshIfDue(ctx context.Context) error {
 	c := u.rec.cred
-	if c.Expires.IsZero() || u.s.cfg.Clock().Before(c.Expires.Add(-u.s.cfg.RefreshBefore)) {
+	if c.Expires.IsZero() || u.s.cfg.Clock().Before(c.refreshAt(u.s.cfg.RefreshBefore)) {
 		return nil
 	}
 	if u.rec.info.MediaType != string(vodbridge.MediaVideo) {
@@ -348,7 +348,7 @@ func (u *upload) refresh(ctx context.Context) error {
 		return fmt.Errorf("tusstore: refresh moved %s from %s/%s to %s/%s: %w", u.rec.info.MediaID,
 			u.rec.info.Bucket, u.rec.info.Key, t.Address.Bucket, t.Address.FileName, errCredential)
 	}
-	cred := credFrom(t.Credential)
+	cred := credFrom(t.Credential, u.s.cfg.Clock())
 	if err := u.save(ctx, map[string][]byte{fieldCred: mustJSON(cred)}, nil); err != nil {
 		return err
 	}

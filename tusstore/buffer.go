@@ -200,6 +200,14 @@ func (r *bufReader) Read(b []byte) (int, error) {
 	return m, nil
 }
 
+// MaxLength is the longest upload the store accepts: Config.MaxSize, or
+// less when the buffer budget cannot double-buffer the parts that length
+// needs (see checkPartBudget).
+func (s *Store) MaxLength() int64 {
+	perPart := s.cfg.BufferBudget / 2 / blockSize * blockSize
+	return min(s.cfg.MaxSize, int64(MaxParts)*min(perPart, MaxPartSize))
+}
+
 // checkPartBudget refuses a length whose parts (sized so it fits in 10,000
 // of them) could not be double-buffered within the buffer budget, which
 // would otherwise fail mid-upload.

@@ -141,3 +141,27 @@ func TestRefreshAt(t *testing.T) {
 		})
 	}
 }
+
+func TestMaxLength(t *testing.T) {
+	for _, tc := range []struct {
+		budget, maxSize, want int64
+	}{
+		{512 << 20, MaxObjectSize, MaxParts * (256 << 20)},
+		{64 << 30, MaxObjectSize, MaxObjectSize},
+		{512 << 20, 1 << 30, 1 << 30},
+	} {
+		s := &Store{cfg: Config{BufferBudget: tc.budget, MaxSize: tc.maxSize, PartSize: 8 << 20}}
+		got := s.MaxLength()
+		if got != tc.want {
+			t.Fatalf("budget %d max %d: MaxLength %d, want %d", tc.budget, tc.maxSize, got, tc.want)
+		}
+		if err := s.checkPartBudget(got); err != nil {
+			t.Fatalf("MaxLength %d itself refused: %v", got, err)
+		}
+		if got < tc.maxSize {
+			if err := s.checkPartBudget(got + 10000*blockSize); err == nil {
+				t.Fatalf("length past MaxLength accepted")
+			}
+		}
+	}
+}

@@ -146,10 +146,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 	}
 	lk.RegisterMetrics(reg)
 
-	maxSize := int64(cfg.MaxSize)
-	if maxSize == 0 {
-		maxSize = tusstore.MaxObjectSize
-	}
+	maxSize := store.MaxLength() // what max-size and buffer-budget allow, as Tus-Max-Size
 	a.server, err = server.New(server.Config{
 		Listen: cfg.Listen, BasePath: cfg.BasePath, StoreComposer: composer, MaxSize: maxSize,
 		CORSOrigins: cfg.CORSOrigins, BehindProxy: cfg.BehindProxy,

@@ -212,8 +212,7 @@ func (s *Store) MaxLength() int64 {
 // of them) could not be double-buffered within the buffer budget, which
 // would otherwise fail mid-upload.
 func (s *Store) checkPartBudget(length int64) error {
-	u := &upload{s: s, rec: &record{info: recordInfo{Size: length}}}
-	ps := u.partSize(0, 0)
+	ps := s.partSizeFor(length, false, 0, 0)
 	if 2*ps <= s.cfg.BufferBudget {
 		return nil
 	}

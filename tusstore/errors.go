@@ -132,8 +132,6 @@ func hasClass(err error, name string) bool {
 	return false
 }
 
-func isVODNotFound(err error) bool { return errors.Is(err, vodbridge.ErrNotFound) }
-
 // isNetwork reports whether err is a transport failure talking to OSS.
 func isNetwork(err error) bool {
 	var ne net.Error

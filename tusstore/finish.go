@@ -109,7 +109,7 @@ func (u *upload) Terminate(ctx context.Context) error {
 		}
 	}
 	if u.s.cfg.DeleteMediaOnTerminate {
-		if err := u.s.cfg.VOD.DeleteMedia(ctx, vodbridge.MediaType(u.rec.info.MediaType), u.rec.info.MediaID); err != nil && !isVODNotFound(err) {
+		if err := u.s.cfg.VOD.DeleteMedia(ctx, vodbridge.MediaType(u.rec.info.MediaType), u.rec.info.MediaID); err != nil && !errors.Is(err, vodbridge.ErrNotFound) {
 			return u.s.tusError("terminate", err)
 		}
 	}

@@ -164,16 +164,23 @@ func (p *pipeline) wait() error {
 	return p.err
 }
 
-// partSize is the size of the part that starts at byte start after used
-// parts: the configured size, grown so the rest fits in the parts left.
+// partSize is the size of this upload's part that starts at byte start
+// after used parts (see [Store.partSizeFor]).
 func (u *upload) partSize(used int, start int64) int64 {
-	ps := u.s.cfg.PartSize
-	if !u.rec.info.SizeIsDeferred {
+	return u.s.partSizeFor(u.rec.info.Size, u.rec.info.SizeIsDeferred, used, start)
+}
+
+// partSizeFor is the size of the part that starts at byte start after used
+// parts of an upload of size bytes: the configured size, grown so the rest
+// fits in the parts left (deferred sizes keep the configured size).
+func (s *Store) partSizeFor(size int64, deferred bool, used int, start int64) int64 {
+	ps := s.cfg.PartSize
+	if !deferred {
 		left := int64(MaxParts - used)
 		if left < 1 {
 			left = 1
 		}
-		if need := (u.rec.info.Size - start + left - 1) / left; need > ps {
+		if need := (size - start + left - 1) / left; need > ps {
 			ps = (need + blockSize - 1) / blockSize * blockSize
 		}
 	}

@@ -159,3 +159,33 @@ func (c *crcTable) raw(r uint64, p []byte) uint64 {
 	}
 	return r
 }
+
+// crcCombine returns the CRC of A followed by B from crcA, crcB and len(B),
+// like the OSS SDK's CRC64Combine but in O(log lenB) polynomial products
+// instead of 64×64 matrix squarings: with this CRC's all-ones initial value
+// and final XOR, crc(AB) = crcA·x^(8·lenB) ⊕ crcB (mod P).
+func crcCombine(crcA, crcB, lenB uint64) uint64 {
+	shift := uint64(1) << 63 // x^0
+	for sq := xPow(8); lenB > 0; lenB, sq = lenB>>1, mulMod(sq, sq) {
+		if lenB&1 != 0 {
+			shift = mulMod(shift, sq)
+		}
+	}
+	return mulMod(crcA, shift) ^ crcB
+}
+
+// mulMod returns a·b mod P for reflected polynomials (bit 63 is x^0).
+func mulMod(a, b uint64) uint64 {
+	var r uint64
+	for d := 0; d < 64; d++ { // Horner from x^63 (bit 0) down to x^0
+		if r&1 == 1 {
+			r = r>>1 ^ crc64.ECMA
+		} else {
+			r >>= 1
+		}
+		if a>>d&1 == 1 {
+			r ^= b
+		}
+	}
+	return r
+}

@@ -64,3 +64,15 @@ func BenchmarkCRC(b *testing.B) {
 		}
 	})
 }
+
+func TestCRCCombine(t *testing.T) {
+	std := crc64.MakeTable(crc64.ECMA)
+	data := randomBytes(1<<20+77, 23)
+	for _, cut := range []int{0, 1, 8, 100, 4096, 1 << 19, len(data) - 1, len(data)} {
+		a, b := data[:cut], data[cut:]
+		got := crcCombine(crc64.Checksum(a, std), crc64.Checksum(b, std), uint64(len(b)))
+		if want := crc64.Checksum(data, std); got != want {
+			t.Fatalf("cut %d: combined %x, want %x", cut, got, want)
+		}
+	}
+}

@@ -2,19 +2,24 @@
 // ApsaraVideo VOD: the media is created through VOD (CreateUploadVideo,
 // CreateUploadImage or CreateUploadAttachedMedia, see [CreateRequest] for
 // the metadata mapping) and its bytes go straight to the VOD-owned OSS
-// object as one OSS multipart upload, signed with the STS credential VOD
-// issued for exactly that object.
+// object, signed with the STS credential VOD issued for exactly that
+// object: as one OSS multipart upload, or, for an upload smaller than one
+// part, as one PutObject.
 //
 // # Mapping
 //
 //	tus upload ID (128-bit random hex)
 //	  └─ record in Records (see internal/redisstate): media ID and type,
-//	     OSS endpoint/bucket/key, OSS uploadId, credential, recorded parts
-//	     {number, ETag, size, CRC-64}, and the tail
+//	     OSS endpoint/bucket/key, OSS uploadId (empty until the first
+//	     part), credential, recorded parts {number, ETag, size, CRC-64},
+//	     and the tail
 //	VOD media (VideoId / ImageId / MediaId) ── OSS object <bucket>/<key>
 //
 // No local disk is used, so any instance sharing the records can continue
-// any upload.
+// any upload. Creation calls VOD and Records only: the OSS multipart upload
+// is initiated when the first part is about to be sent, and its uploadId is
+// recorded, in the same fenced write that reserves that part's number,
+// before the part goes out.
 //
 // # Durability
 //
@@ -28,6 +33,12 @@
 // PATCH keeps every byte it read. FinishUpload uploads the tail as the last
 // part, completes from the recorded list and checks the object's size and
 // CRC-64 (a Complete whose response was lost is recognised by the object).
+// An upload that has no recorded part when it finishes (one under
+// MinPartSize, all of it in the tail) is written with one PutObject
+// instead, checked the same way; a multipart upload initiated for a part
+// that was never recorded is then aborted. An empty upload is written (an
+// empty PutObject) and recorded finished at creation, because tusd
+// finishes it without taking its lock.
 // Memory per upload is about two parts, charged to a global BufferBudget;
 // beyond it requests get 503 with Retry-After.
 //
@@ -47,7 +58,9 @@
 // commits stale state (ErrLockLost, 423). Part numbers are reserved with
 // such a write before a part is sent to OSS, so a paused holder that wakes
 // mid-upload can only write a part number nobody else uses, never over a
-// part the new holder recorded; Complete lists only recorded parts.
+// part the new holder recorded; Complete lists only recorded parts. A
+// holder whose write of a new uploadId is refused aborts that multipart
+// upload (best effort) and sends nothing to it.
 //
 // # Permissions
 //

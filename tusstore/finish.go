@@ -1,6 +1,7 @@
 package tusstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,12 +15,19 @@ import (
 // (uploading the tail as the last part first), then checks the object's
 // size and CRC-64 against what was received. A Complete whose response
 // was lost is recognised by the object being there with the right size
-// and CRC.
+// and CRC. An upload with no recorded part (all of it in the tail, or
+// empty) is written with one PutObject instead (see finishPut).
 func (u *upload) FinishUpload(ctx context.Context) error {
 	if u.rec.info.Finished {
 		return nil
 	}
-	if len(u.rec.tail) > 0 || len(u.rec.parts) == 0 {
+	if len(u.rec.parts) == 0 {
+		if err := u.finishPut(ctx); err != nil {
+			return u.s.tusError("finish", err)
+		}
+		return nil
+	}
+	if len(u.rec.tail) > 0 {
 		buf := u.s.newPartBuf()
 		defer buf.release()
 		if err := buf.write(ctx, u.rec.tail); err != nil {
@@ -54,15 +62,88 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 	if err != nil {
 		return u.s.tusError("finish", err)
 	}
-	u.rec.info.Finished = true
-	u.rec.info.ObjectCRC = want
-	if err := u.save(ctx, map[string][]byte{fieldInfo: u.touch()}, nil); err != nil {
+	if err := u.markFinished(ctx, want, nil); err != nil {
 		return u.s.tusError("finish", err)
 	}
+	u.logFinished(ctx, size)
+	return nil
+}
+
+// finishPut finishes an upload that has no recorded part: its bytes, all
+// in the tail (fewer than MinPartSize, maybe none), become the object with
+// one PutObject. A multipart upload that was initiated for a part never
+// recorded (a streamed part cut short) is aborted, best effort, once the
+// record says finished and no longer names it.
+func (u *upload) finishPut(ctx context.Context) error {
+	tail := u.rec.tail
+	want := u.s.crcTable.update(0, tail)
+	if err := u.putObject(ctx, tail, want); err != nil {
+		return err
+	}
+	unused := u.rec.info.OSSUploadID
+	u.rec.info.OSSUploadID = ""
+	var del []string
+	if len(tail) > 0 {
+		del = []string{fieldTail}
+	}
+	if err := u.markFinished(ctx, want, del); err != nil {
+		u.rec.info.OSSUploadID = unused
+		return err
+	}
+	u.rec.tail = nil
+	u.logFinished(ctx, int64(len(tail)))
+	if unused != "" {
+		u.abortUnused(ctx, unused, "finished with one put")
+	}
+	return nil
+}
+
+// putObject writes body as the whole object and checks the CRC-64 OSS
+// reports (or, when it reports none, the object's size and CRC-64) against
+// want, the CRC-64 of body. A Put whose response was lost is recognised on
+// the next attempt by the object already having body's size and CRC-64, so
+// body is not sent again.
+func (u *upload) putObject(ctx context.Context, body []byte, want uint64) error {
+	size := int64(len(body))
+	sent := false
+	return u.withRetry(ctx, func(o object) error {
+		if sent {
+			if got, crc, ok, err := o.Head(ctx); err == nil && got == size && ok && crc == want {
+				return nil // an earlier attempt landed; its response was lost
+			}
+		}
+		sent = true
+		crc, ok, err := o.Put(ctx, bytes.NewReader(body), size)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return u.checkObject(ctx, o, size, want)
+		}
+		if crc != want {
+			return fmt.Errorf("tusstore: object crc64 %d, sent %d: %w", crc, want, errCorrupt)
+		}
+		return nil
+	})
+}
+
+// markFinished records the upload as finished with the object's CRC-64,
+// deleting the fields in del in the same write.
+func (u *upload) markFinished(ctx context.Context, crc uint64, del []string) error {
+	u.rec.info.Finished = true
+	u.rec.info.ObjectCRC = crc
+	if err := u.save(ctx, map[string][]byte{fieldInfo: u.touch()}, del); err != nil {
+		u.rec.info.Finished = false
+		u.rec.info.ObjectCRC = 0
+		return err
+	}
+	return nil
+}
+
+func (u *upload) logFinished(ctx context.Context, size int64) {
 	u.s.metrics.finished.WithLabelValues(u.rec.info.MediaType).Inc()
 	u.s.log.InfoContext(ctx, "MediaUploaded", "id", u.id, "mediaId", u.rec.info.MediaID,
-		"mediaType", u.rec.info.MediaType, "size", size, "parts", len(u.rec.parts), "crc64", want)
-	return nil
+		"mediaType", u.rec.info.MediaType, "size", size, "parts", len(u.rec.parts), "crc64", u.rec.info.ObjectCRC)
 }
 
 // checkObject compares the object's size and CRC-64 with what was sent.
@@ -99,10 +180,10 @@ func (u *upload) DeclareLength(ctx context.Context, length int64) error {
 	return nil
 }
 
-// Terminate aborts the multipart upload, deletes the VOD media when
-// configured to, and deletes the record.
+// Terminate aborts the multipart upload, if one was initiated, deletes the
+// VOD media when configured to, and deletes the record.
 func (u *upload) Terminate(ctx context.Context) error {
-	if !u.rec.info.Finished {
+	if !u.rec.info.Finished && u.rec.info.OSSUploadID != "" {
 		err := u.withRetry(ctx, func(o object) error { return o.Abort(ctx, u.rec.info.OSSUploadID) })
 		if err != nil && !noSuchUpload(err) {
 			return u.s.tusError("terminate", err)

@@ -16,6 +16,8 @@ import (
 // object is the OSS calls tusstore makes on the one object of an upload.
 // ossObject implements it with the official SDK.
 type object interface {
+	// Initiate starts a multipart upload of the object. tusstore calls it
+	// only when the first part is about to be sent (see upload.initiate).
 	Initiate(ctx context.Context) (uploadID string, err error)
 	// UploadPart sends exactly size bytes from r as part n and returns the
 	// part's ETag and the CRC-64 OSS reported (ok=false if none).
@@ -24,6 +26,10 @@ type object interface {
 	// CRC-64 as OSS reported it (ok=false if none).
 	Complete(ctx context.Context, uploadID string, parts []part) (crc uint64, ok bool, err error)
 	Abort(ctx context.Context, uploadID string) error
+	// Put writes the whole object from exactly size bytes of r (size may
+	// be 0), replacing any object at the key, and returns the object's
+	// CRC-64 as OSS reported it (ok=false if none).
+	Put(ctx context.Context, r io.Reader, size int64) (crc uint64, ok bool, err error)
 	// Head returns the object's size and CRC-64 (ok=false if none).
 	Head(ctx context.Context) (size int64, crc uint64, ok bool, err error)
 }
@@ -110,6 +116,19 @@ func (o *ossObject) Abort(ctx context.Context, id string) error {
 		return fmt.Errorf("tusstore: abort multipart upload: %w", err)
 	}
 	return nil
+}
+
+// Put, like UploadPart, leaves the CRC check to the caller, which compares
+// the reported CRC-64 with the one computed over the bytes received (the
+// client is built with EnableCRC(false)).
+func (o *ossObject) Put(ctx context.Context, r io.Reader, size int64) (uint64, bool, error) {
+	var h http.Header
+	err := o.bucket.PutObject(o.key, &io.LimitedReader{R: r, N: size}, oss.WithContext(ctx), oss.GetResponseHeader(&h))
+	if err != nil {
+		return 0, false, fmt.Errorf("tusstore: put object: %w", err)
+	}
+	crc, ok := crcHeader(h)
+	return crc, ok, nil
 }
 
 func (o *ossObject) Head(ctx context.Context) (int64, uint64, bool, error) {

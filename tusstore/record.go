@@ -14,7 +14,7 @@ import (
 // Record field names. A record is a hash of these fields (see
 // internal/redisstate).
 const (
-	fieldInfo = "info" // JSON recordInfo, written at creation and on DeclareLength/finish
+	fieldInfo = "info" // JSON recordInfo; the OSS uploadId is set in it at the first part
 	fieldCred = "cred" // JSON recordCred, written at creation and on refresh
 	fieldTail = "tail" // raw bytes after the last part, below the minimum part size
 	partField = "p:"   // "p:<n>" = "<etag> <size> <crc64>" for each recorded OSS part
@@ -31,7 +31,7 @@ type recordInfo struct {
 	Endpoint       string            `json:"endpoint"`
 	Bucket         string            `json:"bucket"`
 	Key            string            `json:"key"`
-	OSSUploadID    string            `json:"ossUploadId"`
+	OSSUploadID    string            `json:"ossUploadId"` // "" until the first part is sent (or after a single Put)
 	Created        time.Time         `json:"created"`
 	Expires        time.Time         `json:"expires"`
 	Finished       bool              `json:"finished,omitempty"`
@@ -109,8 +109,13 @@ type record struct {
 	next int
 }
 
-// offset is the number of durable bytes: recorded parts plus the tail.
+// offset is the number of durable bytes: recorded parts plus the tail, or
+// the whole size once finished (an upload written with one PutObject keeps
+// neither parts nor tail).
 func (r *record) offset() int64 {
+	if r.info.Finished && !r.info.SizeIsDeferred {
+		return r.info.Size
+	}
 	return r.partBytes() + int64(len(r.tail))
 }
 

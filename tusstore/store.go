@@ -233,8 +233,13 @@ func (s *Store) AsLengthDeclarableUpload(u handler.Upload) handler.LengthDeclara
 	return u.(*upload)
 }
 
-// NewUpload creates the VOD media, initiates its OSS multipart upload and
-// stores the record. Invalid metadata gets a 400 naming the problem.
+// NewUpload creates the VOD media and stores the record. It makes no OSS
+// call: the OSS multipart upload is initiated when the first part is sent,
+// and an upload that never has a part (under MinPartSize) is written with
+// one PutObject when it finishes. The exception is an empty upload (length
+// 0, not deferred), which tusd finishes right after creation without
+// taking its lock: its empty object is written here, and the record is
+// created finished. Invalid metadata gets a 400 naming the problem.
 func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.Upload, error) {
 	if !info.SizeIsDeferred && info.Size > s.cfg.MaxSize {
 		return nil, handler.ErrMaxSizeExceeded
@@ -271,13 +276,12 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 		},
 		cred: credFrom(target.Credential, now),
 	}}
-	err = u.withRetry(ctx, func(o object) error {
-		id, err := o.Initiate(ctx)
-		u.rec.info.OSSUploadID = id
-		return err
-	})
-	if err != nil {
-		return nil, s.tusError("initiate multipart upload", err)
+	empty := !info.SizeIsDeferred && info.Size == 0
+	if empty {
+		if err := u.putObject(ctx, nil, 0); err != nil {
+			return nil, s.tusError("put empty object", err)
+		}
+		u.rec.info.Finished = true
 	}
 	fields, err := encodeRecord(u.rec)
 	if err != nil {
@@ -290,6 +294,9 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 	s.metrics.created.WithLabelValues(u.rec.info.MediaType).Inc()
 	s.log.InfoContext(ctx, "MediaCreated", "id", u.id, "mediaId", target.MediaID, "mediaType", target.Type,
 		"size", info.Size, "bucket", target.Address.Bucket, "key", target.Address.FileName)
+	if empty {
+		u.logFinished(ctx, 0)
+	}
 	return u, nil
 }
 

@@ -56,7 +56,10 @@ func (u *upload) GetReader(ctx context.Context) (io.ReadCloser, error) {
 // keeps everything read before the cut.
 func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
 	start := u.rec.offset()
-	if u.rec.info.Finished {
+	if i := u.rec.info; i.Finished {
+		if offset == start && !i.SizeIsDeferred && start == i.Size {
+			return 0, nil // nothing left to write: an empty upload is finished at creation
+		}
 		return 0, handler.NewError("ERR_UPLOAD_FINISHED", "upload is already complete", 403)
 	}
 	if offset != start {
@@ -188,7 +191,10 @@ func (s *Store) partSizeFor(size int64, deferred bool, used int, start int64) in
 }
 
 // persistRemainder stores the bytes left when a body ends: as a part if it
-// is big enough and parts remain for the rest, else as the tail.
+// is big enough and parts remain for the rest, else as the tail. The end
+// of an upload that has recorded parts is always a part (the last part may
+// be any size); an upload that would be one small part stays the tail, so
+// FinishUpload writes it with a single PutObject.
 func (u *upload) persistRemainder(ctx context.Context, buf *partBuf) error {
 	used := u.rec.nextPart()
 	rest := u.rec.info.Size - u.rec.partBytes() - buf.n
@@ -198,7 +204,7 @@ func (u *upload) persistRemainder(ctx context.Context, buf *partBuf) error {
 		fits = rest == 0 || (left > 0 && (rest+left-1)/left <= MaxPartSize)
 	}
 	last := !u.rec.info.SizeIsDeferred && rest == 0 // the last part may be any size
-	if last || (buf.n >= u.s.cfg.MinPartSize && fits) {
+	if (last && len(u.rec.parts) > 0) || (buf.n >= u.s.cfg.MinPartSize && fits) {
 		return u.commitPart(ctx, buf)
 	}
 	tail := buf.bytes()
@@ -212,13 +218,19 @@ func (u *upload) persistRemainder(ctx context.Context, buf *partBuf) error {
 // commitPart reserves the next part number, uploads buf as that part and
 // records it, consuming the tail (which buf starts with). Reserving first
 // means a writer that lost its lock fails before it touches OSS, or
-// uploads a number nobody else will use.
+// uploads a number nobody else will use. The first part of an upload also
+// initiates its OSS multipart upload (see initiate).
 func (u *upload) commitPart(ctx context.Context, buf *partBuf) error {
 	n := u.rec.nextPart()
 	if n > MaxParts {
 		return fmt.Errorf("tusstore: upload %s used all %d part numbers: %w", u.id, MaxParts, errTooLarge)
 	}
-	if err := u.save(ctx, map[string][]byte{fieldNext: []byte(strconv.Itoa(n + 1))}, nil); err != nil {
+	reserve := map[string][]byte{fieldNext: []byte(strconv.Itoa(n + 1))}
+	if u.rec.info.OSSUploadID == "" {
+		if err := u.initiate(ctx, reserve); err != nil { // the first part: initiate and reserve in one write
+			return err
+		}
+	} else if err := u.save(ctx, reserve, nil); err != nil {
 		return err
 	}
 	u.rec.next = n + 1

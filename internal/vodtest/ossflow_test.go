@@ -206,3 +206,30 @@ func TestExpireAllAndRevokeOnRefresh(t *testing.T) {
 		t.Errorf("revoked credential still works: %v", err)
 	}
 }
+
+// TestVideoByPutObject: a video whose object is written with one PutObject (as uploaders do for
+// small files, and the gateway for uploads under one part) completes like a multipart one:
+// UploadSucc, its size in GetMezzanineInfo, and one FileUploadComplete.
+func TestVideoByPutObject(t *testing.T) {
+	rcv := newReceiver(t)
+	e := callbackEnv(t, rcv, nil)
+	c := e.static(t)
+	created := createVideo(t, c, "small", "small.mp4")
+	id := tea.StringValue(created.VideoId)
+	addr, auth := decodeTarget(t, created.UploadAddress, created.UploadAuth)
+	data := bytes.Repeat([]byte("p"), 5000)
+	if err := ossBucket(t, addr, auth, false).PutObject(addr.FileName, bytes.NewReader(data)); err != nil {
+		t.Fatalf("PutObject: %v", err)
+	}
+	mezz, err := c.GetMezzanineInfo(&vod.GetMezzanineInfoRequest{VideoId: tea.String(id)})
+	if err != nil {
+		t.Fatalf("GetMezzanineInfo: %v", err)
+	}
+	if m := mezz.Body.Mezzanine; tea.StringValue(m.Status) != StatusUploadSucc || tea.Int64Value(m.Size) != int64(len(data)) {
+		t.Errorf("mezzanine %s, want UploadSucc size %d", tea.Prettify(m), len(data))
+	}
+	ds := waitDeliveries(t, e, 1)
+	if d := ds[0]; d.EventType != EventFileUploadComplete || d.MediaID != id || !d.Delivered {
+		t.Errorf("delivery %+v, want a delivered FileUploadComplete for %s", d, id)
+	}
+}

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/aliyun/aliyun-oss-go-sdk/oss"
-
 	"github.com/vodgate/vodgate/vodbridge"
 )
 
@@ -38,7 +36,7 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 		}
 	}
 	size := u.rec.partBytes()
-	want := u.rec.crc(oss.CRC64Combine)
+	want := u.rec.crc()
 	err := u.withRetry(ctx, func(o object) error {
 		crc, ok, err := o.Complete(ctx, u.rec.info.OSSUploadID, u.rec.parts)
 		if err != nil {

@@ -138,14 +138,14 @@ func (r *record) nextPart() int {
 }
 
 // crc is the CRC-64/ECMA of all recorded parts in order.
-func (r *record) crc(combine func(a, b, lenB uint64) uint64) uint64 {
+func (r *record) crc() uint64 {
 	var c uint64
 	for i, p := range r.parts {
 		if i == 0 {
 			c = p.CRC
 			continue
 		}
-		c = combine(c, p.CRC, uint64(p.Size))
+		c = crcCombine(c, p.CRC, uint64(p.Size))
 	}
 	return c
 }

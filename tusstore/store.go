@@ -359,6 +359,6 @@ func defaultHTTPClient(timeout time.Duration, idle int) *http.Client {
 	t.MaxIdleConns = 0 // no global cap
 	t.MaxIdleConnsPerHost = idle
 	t.ResponseHeaderTimeout = timeout
-	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.DialContext = newBodyDialer(&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	return &http.Client{Transport: t}
 }

@@ -29,7 +29,21 @@ var (
 )
 
 // GetInfo reports the durable offset: recorded parts plus the tail.
+//
+// tusd finishes an upload only in the request that wrote its last byte,
+// and answers a PATCH at offset == size without asking the store. So an
+// upload whose every byte is durable but whose finish failed (an OSS or
+// VOD outage at Complete) is finished here, on the next HEAD or PATCH,
+// which tusd serves under the upload's lock. Until that succeeds the
+// request fails with the finish's error, and no client is told that an
+// unfinished upload is complete.
 func (u *upload) GetInfo(ctx context.Context) (handler.FileInfo, error) {
+	if i := u.rec.info; !i.Finished && !i.SizeIsDeferred && u.rec.offset() == i.Size {
+		u.s.log.InfoContext(ctx, "FinishRetried", "id", u.id, "mediaId", i.MediaID)
+		if err := u.FinishUpload(ctx); err != nil {
+			return handler.FileInfo{}, err
+		}
+	}
 	i := u.rec.info
 	return handler.FileInfo{
 		ID:             u.id,

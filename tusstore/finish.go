@@ -192,13 +192,9 @@ func (u *upload) Terminate(ctx context.Context) error {
 			return u.s.tusError("terminate", err)
 		}
 	}
-	var key string
-	var token int64
-	if f := u.s.cfg.Fencer; f != nil {
-		var ok bool
-		if key, token, ok = f.Fence(u.id); !ok {
-			return u.s.tusError("terminate", errLockLost)
-		}
+	key, token, err := u.token(ctx)
+	if err != nil {
+		return u.s.tusError("terminate", err)
 	}
 	if err := u.s.cfg.Records.Delete(ctx, u.id, key, token); err != nil && !hasClass(err, "NotFound") {
 		return u.s.tusError("terminate", err)

@@ -1,8 +1,11 @@
 package tusstore
 
 import (
+	"bytes"
+	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/vodgate/vodgate/internal/osstest"
@@ -45,5 +48,38 @@ func TestFailedFinishIsRetried(t *testing.T) {
 			}
 			e.checkObject(loc, data)
 		})
+	}
+}
+
+// A request whose lock was taken over by a newer request of the same
+// process keeps its own token, so its writes are rejected even though the
+// process's Fencer now reports the newer, valid token.
+func TestStaleRequestOfSameProcessIsFenced(t *testing.T) {
+	f := &fence{held: true}
+	e := newEnv(t, func(c *Config) { c.Fencer = f })
+	data := randomBytes(2<<20, 10)
+	loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
+	id := loc[strings.LastIndex(loc, "/")+1:]
+	f.key, f.token = "vodgate:{"+id+"}:fence", 5
+	e.mr.Set(f.key, "5")
+	ctx := context.Background()
+	stale, err := e.store.GetUpload(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.token = 6 // a newer request of this process took the lock
+	e.mr.Set(f.key, "6")
+	if n, err := stale.WriteChunk(ctx, 0, bytes.NewReader(data[:1<<20])); err == nil || n != 0 {
+		t.Fatalf("stale request wrote %d bytes, err %v", n, err)
+	}
+	if off := e.offset(loc); off != 0 {
+		t.Fatalf("stale request moved offset to %d", off)
+	}
+	fresh, err := e.store.GetUpload(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := fresh.WriteChunk(ctx, 0, bytes.NewReader(data[:1<<20])); err != nil || n != 1<<20 {
+		t.Fatalf("current request wrote %d bytes, err %v", n, err)
 	}
 }

@@ -317,7 +317,9 @@ func (s *Store) GetUpload(ctx context.Context, id string) (handler.Upload, error
 		return nil, handler.ErrNotFound // do not reveal that the upload exists
 	}
 	s.media.put(id, &rec.info)
-	return &upload{s: s, id: id, rec: rec}, nil
+	u := &upload{s: s, id: id, rec: rec}
+	u.holdToken()
+	return u, nil
 }
 
 // MediaOf returns the VOD media of an upload, for the Vod-Media-Id and

@@ -20,6 +20,10 @@ type upload struct {
 	s   *Store
 	id  string
 	rec *record
+	// fence is the fencing token this request's writes carry (see token).
+	fenceKey   string
+	fenceToken int64
+	fenced     bool
 }
 
 var (
@@ -292,20 +296,45 @@ func (u *upload) touch() []byte {
 	return mustJSON(u.rec.info)
 }
 
+// holdToken keeps the fencing token of the lock this process holds on the
+// upload now, if any; GetUpload calls it, since tusd locks before loading.
+func (u *upload) holdToken() {
+	if f := u.s.cfg.Fencer; f != nil {
+		u.fenceKey, u.fenceToken, u.fenced = f.Fence(u.id)
+	}
+}
+
+// token returns the fencing token for a record write: the one kept when
+// the upload was loaded (or, for an upload created in this request, at its
+// first write). Asking the Fencer afresh on every write is not enough: a
+// request whose lock expired and was taken by another request of this
+// same process would be handed the new holder's token. It fails with
+// errLockLost when this process no longer holds the lock, or holds a newer
+// one than this request's.
+func (u *upload) token(ctx context.Context) (key string, token int64, err error) {
+	f := u.s.cfg.Fencer
+	if f == nil {
+		return "", 0, nil
+	}
+	k, t, ok := f.Fence(u.id)
+	if ok && !u.fenced {
+		u.fenceKey, u.fenceToken, u.fenced = k, t, true
+	}
+	if !ok || t != u.fenceToken {
+		u.s.metrics.fenced.Inc()
+		u.s.log.WarnContext(ctx, "StaleWriteRejected", "id", u.id, "reason", "lock not held", "token", u.fenceToken)
+		return "", 0, errLockLost
+	}
+	return u.fenceKey, u.fenceToken, nil
+}
+
 // save writes record fields under the upload's fencing token, if any.
 func (u *upload) save(ctx context.Context, set map[string][]byte, del []string) error {
-	var key string
-	var token int64
-	if f := u.s.cfg.Fencer; f != nil {
-		k, t, ok := f.Fence(u.id)
-		if !ok {
-			u.s.metrics.fenced.Inc()
-			u.s.log.WarnContext(ctx, "StaleWriteRejected", "id", u.id, "reason", "lock not held")
-			return errLockLost
-		}
-		key, token = k, t
+	key, token, err := u.token(ctx)
+	if err != nil {
+		return err
 	}
-	err := u.s.cfg.Records.Update(ctx, u.id, key, token, set, del)
+	err = u.s.cfg.Records.Update(ctx, u.id, key, token, set, del)
 	if hasClass(err, "Fenced") {
 		u.s.metrics.fenced.Inc()
 		u.s.log.WarnContext(ctx, "StaleWriteRejected", "id", u.id, "token", token)

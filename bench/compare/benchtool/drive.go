@@ -33,6 +33,9 @@ type row struct {
 	// (connection reuse; the sink's own /_tus/ ceiling servers are separate).
 	SinkRequests int64 `json:"sinkRequests"`
 	SinkConns    int64 `json:"sinkConns"`
+	// ClientCPU is the Node client's CPU seconds (user+system), which
+	// competes with the server for the same cores.
+	ClientCPU float64 `json:"clientCpuSeconds,omitempty"`
 	watchResult
 }
 
@@ -92,6 +95,9 @@ func (o *options) driveUploads(ctx context.Context, s *server, c benchCase, srv 
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	runErr := cmd.Run()
+	if ps := cmd.ProcessState; ps != nil {
+		r.ClientCPU = (ps.UserTime() + ps.SystemTime()).Seconds()
+	}
 	line := lastJSONLine(out.String())
 	if line == "" {
 		return fmt.Errorf("drive.mjs: %v: %s", runErr, firstLine(errb.String()+out.String()))

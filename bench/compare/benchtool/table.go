@@ -54,6 +54,7 @@ type agg struct {
 	rates                    []float64
 	rssKB, diskBytes         []float64
 	cpuPerUnit, backendPer   []float64
+	clientPer                []float64
 	p50, p99                 []float64
 	failures, errRuns, runs  int
 	firstErr                 string
@@ -123,6 +124,7 @@ func aggregate(rows []row) []*agg {
 			gib := float64(r.Bytes) / (1 << 30)
 			a.cpuPerUnit = append(a.cpuPerUnit, r.CPUSeconds/gib)
 			a.backendPer = append(a.backendPer, r.BackendCPU/gib)
+			a.clientPer = append(a.clientPer, r.ClientCPU/gib)
 		}
 		a.p50 = append(a.p50, r.P50Ms)
 		a.p99 = append(a.p99, r.P99Ms)
@@ -155,8 +157,8 @@ func lookup(aggs []*agg, caseID, server string) *agg {
 func renderTable(rows []row, m tableMeta) string {
 	aggs := aggregate(rows)
 	var b strings.Builder
-	fmt.Fprintf(&b, "| case | server | MiB/s (creation: req/s), median (min–max) | gateway ÷ server | peak RSS MiB | peak temp disk MiB | CPU s/GiB (creation: ms/req) | backend CPU s/GiB | PATCH p50 ms | PATCH p99 ms | failures |\n")
-	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| case | server | MiB/s (creation: req/s), median (min–max) | gateway ÷ server | peak RSS MiB | peak temp disk MiB | CPU s/GiB (creation: ms/req) | backend CPU s/GiB | client CPU s/GiB | PATCH p50 ms | PATCH p99 ms | failures |\n")
+	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, a := range aggs {
 		rate := "—"
 		if len(a.rates) > 0 {
@@ -173,15 +175,19 @@ func renderTable(rows []row, m tableMeta) string {
 		if (a.failures > 0 || a.errRuns > 0) && a.firstErr != "" {
 			fails += ": " + strings.ReplaceAll(a.firstErr, "|", "/")
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.1f | %.1f | %.2f | %.2f | %.1f | %.1f | %s |\n",
+		client := "—" // wrk's CPU is not measured
+		if len(a.clientPer) > 0 {
+			client = fmt.Sprintf("%.2f", median(a.clientPer))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.1f | %.1f | %.2f | %.2f | %s | %.1f | %.1f | %s |\n",
 			a.caseName, a.server, rate, ratio, median(a.rssKB)/1024, maxOf(a.diskBytes)/(1<<20),
-			median(a.cpuPerUnit), median(a.backendPer), median(a.p50), median(a.p99), fails)
+			median(a.cpuPerUnit), median(a.backendPer), client, median(a.p50), median(a.p99), fails)
 	}
 	fmt.Fprintf(&b, "\nMedians of %d repetition(s); peak temp disk is the largest sample over them. ", m.Reps)
 	b.WriteString("Servers: gateway (OSS traffic to the sink; a VOD backend and a redis-server); gateway-LABEL: other gateway builds (-gateway-variant); ")
 	b.WriteString("tusd-s3 / tusd-file: tusd v2.9.1 with default settings; ceiling: tus-js-client against a tus endpoint that discards the bytes; ")
 	b.WriteString("ceiling-put: one plain Node PUT into a discarding endpoint. ")
-	fmt.Fprintf(&b, "Shared sink ETag mode: %s; the gateway's VOD backend: %s. Peak RSS is VmHWM of the server process alone; backend CPU is the sink's (plus, for the gateway, redis-server's and the VOD backend's). ", m.SinkETag, m.VOD)
+	fmt.Fprintf(&b, "Shared sink ETag mode: %s; the gateway's VOD backend: %s. Peak RSS is VmHWM of the server process alone; backend CPU is the sink's (plus, for the gateway, redis-server's and the VOD backend's); client CPU is the Node client's (tus-js-client or the plain PUT), which shares the cores with the server. ", m.SinkETag, m.VOD)
 	b.WriteString("Disk for tusd-file includes its upload directory (its storage). Creation latencies are of POST.\n")
 	if m.Smoke {
 		b.WriteString("\nSMOKE RUN: tiny sizes, one repetition; the numbers say nothing about performance.\n")

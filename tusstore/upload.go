@@ -92,7 +92,7 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	bodyEnd, known := bodyLength(ctx)
 	bodyEnd += offset
 	p := u.startPipeline(ctx)
-	cur := u.s.newPartBuf()
+	cur := p.next(u.s)
 	err := cur.write(ctx, u.rec.tail)
 	var read int64
 	parts, startAt := u.rec.nextPart()-1, u.rec.partBytes()
@@ -119,7 +119,7 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 			p.in <- cur
 		}
 		parts, startAt = parts+1, startAt+target // cur belongs to the pipeline now
-		cur = u.s.newPartBuf()
+		cur = p.next(u.s)
 		if p.failed.Load() {
 			break
 		}
@@ -144,18 +144,22 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 }
 
 // pipeline uploads parts in order on its own goroutine: full parts, and
-// streamed parts while WriteChunk still fills them. It releases each buffer
-// once both are done with it, except a streamed buffer cut short, which
-// WriteChunk keeps as the remainder.
+// streamed parts while WriteChunk still fills them. A request holds at
+// most two part buffers, one uploading and one filling (the two that
+// checkPartBudget reserves), so the client's bytes keep flowing while a
+// part's upload ends. The pipeline releases each buffer once both are done
+// with it, except a streamed buffer cut short, which WriteChunk keeps as
+// the remainder.
 type pipeline struct {
 	in     chan *partBuf
+	slots  chan struct{} // one per part buffer of the request
 	done   chan struct{}
 	failed atomic.Bool
 	err    error
 }
 
 func (u *upload) startPipeline(ctx context.Context) *pipeline {
-	p := &pipeline{in: make(chan *partBuf), done: make(chan struct{})}
+	p := &pipeline{in: make(chan *partBuf, 1), slots: make(chan struct{}, 2), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		for buf := range p.in {
@@ -173,9 +177,17 @@ func (u *upload) startPipeline(ctx context.Context) *pipeline {
 				}
 			}
 			buf.release()
+			<-p.slots
 		}
 	}()
 	return p
+}
+
+// next returns an empty part buffer once the request holds fewer than two;
+// the pipeline frees a slot as it releases a buffer.
+func (p *pipeline) next(s *Store) *partBuf {
+	p.slots <- struct{}{}
+	return s.newPartBuf()
 }
 
 // wait closes the pipeline and returns its first error.

@@ -9,13 +9,18 @@
 //   endpoint    tus creation URL (mode tus)
 //   url         PUT target (mode put)
 //   file        source file; every upload sends the whole file
+//   source      how the file is read: "buffer" (default: read into memory
+//               before the clock starts, then sent from the Buffer, like
+//               the size option) or "stream" (an fs.ReadStream, which
+//               tus-js-client re-opens and reads in 64 KiB pieces through
+//               libuv's thread pool while it sends)
 //   size        instead of file: every upload sends this many bytes from
 //               one shared random Buffer
 //   uploads     number of uploads, all started at once (default 1)
 //   chunkSize   bytes per PATCH (default: the whole upload in one PATCH)
 //   metadata    tus Upload-Metadata (default filename bench.mp4, title bench)
 //   timeoutMs   give up after this long (default 600000)
-//   highWaterMark  read size of the PUT's file stream (default: Node's
+//   highWaterMark  with source stream: read size of the PUT's file stream (default: Node's
 //               64 KiB, the same stream tus-js-client reads a file with)
 //
 // No retries: every failed request fails its upload and is counted.
@@ -23,7 +28,8 @@
 // Output: {"ok":bool,"uploads":n,"failures":n,"bytes":sent and acknowledged,
 // "ms":wall time from the first request to the last upload's end,
 // "patches":n,"p50Ms","p99Ms","maxMs" (PATCH latency, request sent to
-// response received),"errors":[first few messages]}
+// response received),"cpuMs":the client's CPU time (user+system, all its
+// threads) over the same span as ms,"errors":[first few messages]}
 import fs from 'node:fs';
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -36,6 +42,7 @@ const latencies = [];
 const errors = [];
 let failures = 0;
 let bytes = 0;
+let cpu0 = null;
 
 function percentile(sorted, p) {
   if (sorted.length === 0) return 0;
@@ -98,14 +105,39 @@ function onePut(file, size) {
       fail(err);
       resolve();
     });
-    fs.createReadStream(file, opts.highWaterMark ? { highWaterMark: opts.highWaterMark } : {}).pipe(req);
+    if (Buffer.isBuffer(file)) writeLikeTus(req, file);
+    else fs.createReadStream(file, opts.highWaterMark ? { highWaterMark: opts.highWaterMark } : {}).pipe(req);
   });
+}
+
+// writeLikeTus writes buf to req the way tus-js-client's Node HTTP stack
+// writes a Buffer body: in slices of the request's writableHighWaterMark,
+// waiting for 'drain' whenever write() asks to.
+function writeLikeTus(req, buf) {
+  let off = 0;
+  const next = () => {
+    while (off < buf.length) {
+      const chunk = buf.subarray(off, off + Math.min(req.writableHighWaterMark, buf.length - off));
+      off += chunk.length;
+      if (!req.write(chunk)) {
+        req.once('drain', next);
+        return;
+      }
+    }
+    req.end();
+  };
+  next();
 }
 
 async function main() {
   let size;
   let buffer = null;
-  if (opts.file) {
+  const source = opts.source || 'buffer';
+  if (source !== 'buffer' && source !== 'stream') throw new Error(`source ${source}: want buffer or stream`);
+  if (opts.file && source === 'buffer') {
+    buffer = fs.readFileSync(opts.file);
+    size = buffer.length;
+  } else if (opts.file) {
     size = fs.statSync(opts.file).size;
   } else {
     size = opts.size;
@@ -117,9 +149,10 @@ async function main() {
     process.exit(1);
   }, opts.timeoutMs || 600000);
   const start = performance.now();
+  cpu0 = process.cpuUsage();
   const jobs = [];
   for (let i = 0; i < uploads; i++) {
-    if (opts.mode === 'put') jobs.push(onePut(opts.file, size));
+    if (opts.mode === 'put') jobs.push(onePut(buffer || opts.file, size));
     else jobs.push(oneTus(buffer || fs.createReadStream(opts.file), size));
   }
   await Promise.all(jobs);
@@ -129,6 +162,7 @@ async function main() {
 
 function report(ms, n) {
   const sorted = latencies.slice().sort((a, b) => a - b);
+  const cpu = cpu0 ? process.cpuUsage(cpu0) : { user: 0, system: 0 };
   const out = {
     ok: failures === 0,
     uploads: n,
@@ -139,6 +173,7 @@ function report(ms, n) {
     p50Ms: Math.round(percentile(sorted, 50) * 1000) / 1000,
     p99Ms: Math.round(percentile(sorted, 99) * 1000) / 1000,
     maxMs: Math.round((sorted[sorted.length - 1] || 0) * 1000) / 1000,
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     errors,
   };
   process.stdout.write(JSON.stringify(out) + '\n');

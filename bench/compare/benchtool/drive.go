@@ -33,8 +33,8 @@ type row struct {
 	// (connection reuse; the sink's own /_tus/ ceiling servers are separate).
 	SinkRequests int64 `json:"sinkRequests"`
 	SinkConns    int64 `json:"sinkConns"`
-	// ClientCPU is the Node client's CPU seconds (user+system), which
-	// competes with the server for the same cores.
+	// ClientCPU is the Node client's CPU seconds (user+system) while it
+	// uploads, which competes with the server for the same cores.
 	ClientCPU float64 `json:"clientCpuSeconds,omitempty"`
 	watchResult
 }
@@ -73,6 +73,7 @@ type driveResult struct {
 	Patches  int      `json:"patches"`
 	P50Ms    float64  `json:"p50Ms"`
 	P99Ms    float64  `json:"p99Ms"`
+	CPUMs    float64  `json:"cpuMs"`
 	Errors   []string `json:"errors"`
 }
 
@@ -80,7 +81,7 @@ func (o *options) driveUploads(ctx context.Context, s *server, c benchCase, srv 
 	opt := map[string]any{"endpoint": s.endpoint, "uploads": c.Uploads,
 		"timeoutMs": int64(o.timeout(c) / time.Millisecond)}
 	if c.File {
-		opt["file"] = o.bigFile()
+		opt["file"], opt["source"] = o.bigFile(), o.clientSource
 	} else {
 		opt["size"] = c.Size
 	}
@@ -107,6 +108,9 @@ func (o *options) driveUploads(ctx context.Context, s *server, c benchCase, srv 
 		return fmt.Errorf("drive.mjs output %q: %w", line, err)
 	}
 	r.Failures, r.Bytes, r.Seconds, r.P50Ms, r.P99Ms, r.Errors = d.Failures, d.Bytes, d.MS/1000, d.P50Ms, d.P99Ms, d.Errors
+	if d.CPUMs > 0 { // the timed span only, without reading the file or making the buffer
+		r.ClientCPU = d.CPUMs / 1000
+	}
 	if want := c.Size * int64(c.Uploads); d.Failures == 0 && d.Bytes != want {
 		return fmt.Errorf("drive.mjs: %d bytes acknowledged, want %d", d.Bytes, want)
 	}

@@ -28,6 +28,7 @@ type options struct {
 	createDur    time.Duration
 	createConns  int
 	sinkETag     string
+	clientSource string // buffer or stream: how the client reads the big file
 	vod          string // stub or sim
 	sample       time.Duration
 	work         string
@@ -121,6 +122,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.budgetMiB, "buffer-budget-mib", 512, "the gateway's buffer-budget (passed as VODGATE_BUFFER_BUDGET; the 500-upload check uses it)")
 	fs.DurationVar(&o.createDur, "create-duration", 10*time.Second, "wrk duration of the creation case")
 	fs.IntVar(&o.createConns, "create-conns", 16, "wrk connections of the creation case")
+	fs.StringVar(&o.clientSource, "client-source", "buffer", "how the client reads the 1 GiB file: buffer (into memory before the clock starts; the client then costs least, so the server's speed shows) or stream (the fs.ReadStream tus-js-client re-reads in 64 KiB pieces through libuv's thread pool; on 2 cores the client's thread hand-offs then bound the one-PATCH rate)")
 	fs.StringVar(&o.sinkETag, "sink-etag", "none", "ETag mode of the shared sink: none (no hashing, so the sink stays out of the way on a 2-core machine) or md5")
 	fs.StringVar(&o.vod, "vod", "stub", "the gateway's VOD backend: stub (canned answers, checks nothing, like the sink) or sim (internal/vodtest with internal/osstest: verifies signatures, keeps media; costs more CPU than the gateway on a creation run)")
 	fs.DurationVar(&o.sample, "sample", 50*time.Millisecond, "disk sampling interval")
@@ -170,6 +172,10 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "benchtool run: -work, -gateway, -tusd, -sink, -drive and -lua are required")
 		return 2
 	}
+	if o.clientSource != "buffer" && o.clientSource != "stream" {
+		fmt.Fprintln(stderr, "benchtool run: -client-source must be buffer or stream")
+		return 2
+	}
 	if o.vod != "stub" && o.vod != "sim" {
 		fmt.Fprintln(stderr, "benchtool run: -vod must be stub or sim")
 		return 2
@@ -205,7 +211,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 func (o *options) meta() tableMeta {
-	return tableMeta{Reps: o.reps, BudgetMiB: o.budgetMiB, SinkETag: o.sinkETag, VOD: o.vod, Smoke: o.smoke}
+	return tableMeta{Reps: o.reps, BudgetMiB: o.budgetMiB, SinkETag: o.sinkETag, VOD: o.vod, ClientSource: o.clientSource, Smoke: o.smoke}
 }
 
 // run starts the shared backend, then runs every case against every

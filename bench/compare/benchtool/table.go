@@ -17,6 +17,9 @@ type tableMeta struct {
 	SinkETag  string
 	VOD       string
 	Smoke     bool
+	// ClientSource is how the client read the 1 GiB file (buffer or
+	// stream); empty when unknown (a re-rendered results file).
+	ClientSource string
 }
 
 // tableCmd re-renders the table from a results file.
@@ -188,7 +191,15 @@ func renderTable(rows []row, m tableMeta) string {
 	b.WriteString("tusd-s3 / tusd-file: tusd v2.9.1 with default settings; ceiling: tus-js-client against a tus endpoint that discards the bytes; ")
 	b.WriteString("ceiling-put: one plain Node PUT into a discarding endpoint. ")
 	fmt.Fprintf(&b, "Shared sink ETag mode: %s; the gateway's VOD backend: %s. Peak RSS is VmHWM of the server process alone; backend CPU is the sink's (plus, for the gateway, redis-server's and the VOD backend's); client CPU is the Node client's (tus-js-client or the plain PUT), which shares the cores with the server. ", m.SinkETag, m.VOD)
-	b.WriteString("Disk for tusd-file includes its upload directory (its storage). Creation latencies are of POST.\n")
+	b.WriteString("Disk for tusd-file includes its upload directory (its storage). Creation latencies are of POST. ")
+	switch m.ClientSource {
+	case "buffer":
+		b.WriteString("The 1 GiB cases send the file from memory (read before the clock starts), as the concurrent cases send a shared random buffer.\n")
+	case "stream":
+		b.WriteString("The 1 GiB cases send an fs.ReadStream of the file, which tus-js-client reads in 64 KiB pieces through libuv's thread pool while it sends.\n")
+	default:
+		b.WriteString("\n")
+	}
 	if m.Smoke {
 		b.WriteString("\nSMOKE RUN: tiny sizes, one repetition; the numbers say nothing about performance.\n")
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -354,8 +353,6 @@ func (o *options) timeout(c benchCase) time.Duration {
 	total := c.Size * int64(c.Uploads)
 	return 120*time.Second + time.Duration(total/(4<<20))*time.Second // at least 4 MiB/s
 }
-
-var errNoResult = errors.New("no result line")
 
 // sinkStats returns the shared sink's counters, or nil.
 func sinkStats(base string) map[string]int64 {

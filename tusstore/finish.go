@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/vodgate/vodgate/vodbridge"
 )
@@ -68,20 +69,27 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 }
 
 // finishPut finishes an upload that has no recorded part: its bytes, all
-// in the tail (fewer than MinPartSize, maybe none), become the object with
-// one PutObject. A multipart upload that was initiated for a part never
-// recorded (a streamed part cut short) is aborted, best effort, once the
-// record says finished and no longer names it.
+// in the tail (maybe none), become the object with one PutObject.
 func (u *upload) finishPut(ctx context.Context) error {
 	tail := u.rec.tail
-	want := u.s.crcTable.update(0, tail)
-	if err := u.putObject(ctx, tail, want); err != nil {
+	open := func() io.Reader { return bytes.NewReader(tail) }
+	return u.putWhole(ctx, int64(len(tail)), open, u.s.crcTable.update(0, tail))
+}
+
+// putWhole writes all of an upload with no recorded part, size bytes that
+// open reads from the start each time it is called, with CRC-64 want, as
+// the object with one PutObject, and records the upload finished (and its
+// tail, if any, gone). A multipart upload that was initiated for a part
+// never recorded (a streamed part cut short) is aborted, best effort, once
+// the record says finished and no longer names it.
+func (u *upload) putWhole(ctx context.Context, size int64, open func() io.Reader, want uint64) error {
+	if err := u.putObject(ctx, size, open, want); err != nil {
 		return err
 	}
 	unused := u.rec.info.OSSUploadID
 	u.rec.info.OSSUploadID = ""
 	var del []string
-	if len(tail) > 0 {
+	if len(u.rec.tail) > 0 {
 		del = []string{fieldTail}
 	}
 	if err := u.markFinished(ctx, want, del); err != nil {
@@ -89,20 +97,19 @@ func (u *upload) finishPut(ctx context.Context) error {
 		return err
 	}
 	u.rec.tail = nil
-	u.logFinished(ctx, int64(len(tail)))
+	u.logFinished(ctx, size)
 	if unused != "" {
 		u.abortUnused(ctx, unused, "finished with one put")
 	}
 	return nil
 }
 
-// putObject writes body as the whole object and checks the CRC-64 OSS
-// reports (or, when it reports none, the object's size and CRC-64) against
-// want, the CRC-64 of body. A Put whose response was lost is recognised on
-// the next attempt by the object already having body's size and CRC-64, so
-// body is not sent again.
-func (u *upload) putObject(ctx context.Context, body []byte, want uint64) error {
-	size := int64(len(body))
+// putObject writes the size bytes open reads as the whole object and
+// checks the CRC-64 OSS reports (or, when it reports none, the object's
+// size and CRC-64) against want, the CRC-64 of those bytes. A Put whose
+// response was lost is recognised on the next attempt by the object
+// already having that size and CRC-64, so the bytes are not sent again.
+func (u *upload) putObject(ctx context.Context, size int64, open func() io.Reader, want uint64) error {
 	sent := false
 	return u.withRetry(ctx, func(o object) error {
 		if sent {
@@ -111,7 +118,7 @@ func (u *upload) putObject(ctx context.Context, body []byte, want uint64) error 
 			}
 		}
 		sent = true
-		crc, ok, err := o.Put(ctx, bytes.NewReader(body), size)
+		crc, ok, err := o.Put(ctx, open(), size)
 		if err != nil {
 			return err
 		}

@@ -51,6 +51,28 @@ func TestFailedFinishIsRetried(t *testing.T) {
 	}
 }
 
+// A PutObject that fails for an upload whose bytes all arrived in one
+// PATCH, too many for a tail, acknowledges none of them: the client sends
+// them again once OSS is back.
+func TestFailedWholePutIsNotAcknowledged(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.OSSAttempts = 2 })
+	data := randomBytes(300<<10, 10)
+	loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
+	e.oss.FailNext(osstest.OpPut, 100, 503, "ServiceUnavailable")
+	if res := e.patch(loc, 0, data, nil); res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("PATCH during the outage: %d", res.StatusCode)
+	}
+	if off := e.offset(loc); off != 0 {
+		t.Fatalf("offset %d after the failed put, want 0", off)
+	}
+	e.oss.FailNext(osstest.OpPut, 0, 0, "")
+	if res := e.patch(loc, 0, data, nil); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH after the outage: %d", res.StatusCode)
+	}
+	e.checkObject(loc, data)
+	e.noOpenUploads()
+}
+
 // A request whose lock was taken over by a newer request of the same
 // process keeps its own token, so its writes are rejected even though the
 // process's Fencer now reports the newer, valid token.

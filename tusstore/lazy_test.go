@@ -76,7 +76,7 @@ func TestFirstPartInitiatesOnce(t *testing.T) {
 		{name: "one PATCH", size: 3<<20 + 5, initiate: 1},
 		{name: "700 KB chunks", size: 3<<20 + 5, chunk: 700 << 10, initiate: 1},
 		{name: "50 KB chunks, tails first", size: 1 << 20, chunk: 50 << 10, initiate: 1},
-		{name: "one part of 100 KB + 1", size: 100<<10 + 1, initiate: 1},
+		{name: "first PATCH of 150 KB is a part", size: 300 << 10, chunk: 150 << 10, initiate: 1},
 		{name: "initiate 500 then success", size: 2 << 20, initiate: 2,
 			inject: func(e *env) { e.oss.FailNext(osstest.OpInitiate, 1, 500, "InternalError") }},
 		{name: "credential expired before the first part", size: 2 << 20, initiate: 2, refresh: 1,
@@ -199,8 +199,9 @@ func TestInitiateWriteOutcomeUnknown(t *testing.T) {
 	}
 }
 
-// An upload that never fills a part is written with one PutObject: no
-// multipart upload, and no tail left in Redis.
+// An upload that never fills a part, or whose bytes all arrive in the
+// PATCH that ends it, is written with one PutObject: no multipart upload,
+// and no tail left in Redis.
 func TestTailOnlyUploadFinishesWithPut(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -213,6 +214,9 @@ func TestTailOnlyUploadFinishesWithPut(t *testing.T) {
 		{name: "99 KB", size: 99 * 1000},
 		{name: "100 KiB - 1", size: 100<<10 - 1},
 		{name: "99 KB in 33 KB chunks", size: 99 * 1000, chunk: 33 * 1000},
+		{name: "100 KiB + 1 in one PATCH", size: 100<<10 + 1},
+		{name: "part size - 1 in one PATCH", size: 1<<20 - 1},
+		{name: "90 KB tail, then the last 90 KB", size: 180 * 1000, chunk: 90 * 1000},
 		{name: "deferred length", size: 60 << 10, chunk: 25 << 10, deferred: true},
 		{name: "image", size: 20 << 10, meta: map[string]string{"filename": "a.png", "type": "image"}},
 	} {

@@ -223,8 +223,8 @@ func (s *Store) partSizeFor(size int64, deferred bool, used int, start int64) in
 // persistRemainder stores the bytes left when a body ends: as a part if it
 // is big enough and parts remain for the rest, else as the tail. The end
 // of an upload that has recorded parts is always a part (the last part may
-// be any size); an upload that would be one small part stays the tail, so
-// FinishUpload writes it with a single PutObject.
+// be any size); an upload whose bytes all arrive in this buffer becomes the
+// object with a single PutObject, and FinishUpload finds it finished.
 func (u *upload) persistRemainder(ctx context.Context, buf *partBuf) error {
 	used := u.rec.nextPart()
 	rest := u.rec.info.Size - u.rec.partBytes() - buf.n
@@ -234,7 +234,16 @@ func (u *upload) persistRemainder(ctx context.Context, buf *partBuf) error {
 		fits = rest == 0 || (left > 0 && (rest+left-1)/left <= MaxPartSize)
 	}
 	last := !u.rec.info.SizeIsDeferred && rest == 0 // the last part may be any size
-	if (last && len(u.rec.parts) > 0) || (buf.n >= u.s.cfg.MinPartSize && fits) {
+	if last && len(u.rec.parts) == 0 {
+		// All of the upload is in buf (it starts with the tail): one
+		// PutObject writes the object now. Should that fail, bytes too few
+		// for a part are kept as the tail below and FinishUpload puts them
+		// again; more are not acknowledged (the client sends them again).
+		err := u.putWhole(ctx, buf.n, buf.reader, buf.crc)
+		if err == nil || buf.n >= u.s.cfg.MinPartSize {
+			return err
+		}
+	} else if last || (buf.n >= u.s.cfg.MinPartSize && fits) {
 		return u.commitPart(ctx, buf)
 	}
 	tail := buf.bytes()

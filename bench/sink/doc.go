@@ -15,10 +15,10 @@
 //	POST   /<bucket>?delete                            delete objects (S3 DeleteObjects)
 //
 // Any signature is accepted and none is checked. Part bytes are hashed
-// and discarded, or written under -dir. Put objects up to -keep bytes are
-// kept in memory so they can be read back (tusd's .info and .part
-// objects); bigger ones and completed multipart objects keep only their
-// size and ETag.
+// and discarded, or written under -dir. Put objects up to -keep bytes whose
+// names end in one of -keep-suffixes (default .info and .part: what tusd
+// reads back) are kept in memory so they can be read back; other put
+// objects and completed multipart objects keep only their size and ETag.
 //
 // Two endpoints give the client ceiling, i.e. what the client reaches when
 // the server does nothing with the bytes:
@@ -32,7 +32,7 @@
 //
 // Usage:
 //
-//	sink [-listen 127.0.0.1:0] [-dir DIR] [-etag md5|none] [-keep BYTES] [-addr-file FILE]
+//	sink [-listen 127.0.0.1:0] [-dir DIR] [-etag md5|none] [-keep BYTES] [-keep-suffixes .info,.part|*] [-addr-file FILE]
 //
 // It prints "sink listening on http://ADDR" once it accepts connections
 // and stops on SIGINT/SIGTERM.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -26,6 +27,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", "", "write part and object bytes under this directory instead of discarding them")
 	etag := fs.String("etag", "md5", "ETag of parts and objects: md5 (real, as S3/OSS) or none (a counter, no hashing)")
 	keep := fs.Int64("keep", defaultKeep, "keep put objects up to this many bytes in memory so GET returns them")
+	keepSuffixes := fs.String("keep-suffixes", ".info,.part", "keep only put objects whose names end in one of these (comma-separated; tusd reads its .info and .part objects back); * keeps all")
 	addrFile := fs.String("addr-file", "", "write the base URL to this file once listening")
 	verbose := fs.Bool("v", false, "log every request (method, path, query, status, bytes) to stderr")
 	if err := fs.Parse(args); err != nil {
@@ -34,7 +36,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	srv, err := New(Config{Dir: *dir, ETag: *etag, Keep: *keep})
+	cfg := Config{Dir: *dir, ETag: *etag, Keep: *keep, KeepSuffixes: []string{}}
+	if *keepSuffixes == "*" {
+		cfg.KeepAll = true
+	} else if *keepSuffixes != "" {
+		cfg.KeepSuffixes = strings.Split(*keepSuffixes, ",")
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2

@@ -34,8 +34,8 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key s
 	h := s.newHash()
 	obj := &object{modified: time.Now(), contentType: r.Header.Get("Content-Type"), checksums: checksumHeaders(r.Header)}
 	var err error
-	if r.ContentLength >= 0 && r.ContentLength <= s.cfg.Keep {
-		// Small: keep the bytes so they can be read back.
+	if s.keeps(key, r.ContentLength) {
+		// Small, and read back (by tusd): keep the bytes.
 		var buf bytes.Buffer
 		buf.Grow(int(r.ContentLength))
 		obj.size, err = buf.ReadFrom(io.LimitReader(r.Body, s.cfg.Keep+1))

@@ -30,6 +30,13 @@ type Config struct {
 	// Keep is the largest put object whose bytes are kept in memory for
 	// GET. Default: 16 MiB.
 	Keep int64
+	// KeepSuffixes limits the kept objects to names with one of these
+	// suffixes. Default: .info and .part, the objects tusd's S3 store
+	// reads back; others (a gateway's whole-object puts) keep only size
+	// and ETag, as multipart objects do, so they cost the sink no memory.
+	// KeepAll keeps every object up to Keep bytes.
+	KeepSuffixes []string
+	KeepAll      bool
 }
 
 // Server is the sink's HTTP handler.
@@ -89,6 +96,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Keep == 0 {
 		cfg.Keep = defaultKeep
+	}
+	if cfg.KeepSuffixes == nil {
+		cfg.KeepSuffixes = []string{".info", ".part"}
 	}
 	s := &Server{cfg: cfg, uploads: map[string]*mpUpload{}, objects: map[string]*object{}, tus: map[string]*tusUpload{}}
 	s.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
@@ -209,6 +219,23 @@ func (s *Server) etag(h hash.Hash) string {
 		return fmt.Sprintf("\"%032x\"", s.seq.Add(1))
 	}
 	return "\"" + hex.EncodeToString(h.Sum(nil)) + "\""
+}
+
+// keeps reports whether a put object of this name and length keeps its
+// bytes for GET.
+func (s *Server) keeps(key string, length int64) bool {
+	if length < 0 || length > s.cfg.Keep {
+		return false
+	}
+	if s.cfg.KeepAll {
+		return true
+	}
+	for _, suf := range s.cfg.KeepSuffixes {
+		if strings.HasSuffix(key, suf) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) partPath(uploadID string, n int) string {

@@ -140,6 +140,15 @@ func TestObjects(t *testing.T) {
 	if _, err := b.GetObject("big"); !hasCode(err, "NotImplemented") {
 		t.Errorf("get of a discarded object: %v, want NotImplemented", err)
 	}
+	if err := b.PutObject("sv/clip.mp4", strings.NewReader("small")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.GetObject("sv/clip.mp4"); !hasCode(err, "NotImplemented") {
+		t.Errorf("get of a small object tusd never reads back: %v, want NotImplemented", err)
+	}
+	if size, err := b.GetObjectMeta("sv/clip.mp4"); err != nil || size.Get("Content-Length") != "5" {
+		t.Errorf("meta of a discarded object: %v, %v", size, err)
+	}
 	if err := b.DeleteObject("x.info"); err != nil {
 		t.Fatal(err)
 	}

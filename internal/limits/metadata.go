@@ -1,16 +1,12 @@
 package limits
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/tus/tusd/v2/pkg/handler"
+	"github.com/vodgate/vodgate/internal/tusmeta"
 )
-
-// maxMetadataKeys bounds the pairs of one Upload-Metadata header.
-const maxMetadataKeys = 64
 
 // Errors of the header checks.
 var (
@@ -30,56 +26,16 @@ func headerBytes(h http.Header) int {
 	return n
 }
 
-// checkMetadata validates an Upload-Metadata header value: at most max
-// bytes (if max > 0) and maxMetadataKeys pairs, each "key" or
-// "key base64(value)" with a key free of spaces and commas, unique, and a
-// value in standard base64. tusd silently drops pairs it cannot parse;
-// refusing them tells the client what is wrong instead.
+// checkMetadata refuses an Upload-Metadata header value over max bytes
+// (if max > 0) or not well-formed (see [tusmeta.Validate]).
 func checkMetadata(v string, max int) *handler.Error {
-	if v == "" {
-		return nil
-	}
 	if max > 0 && len(v) > max {
 		return ptr(withMessage(ErrMetadataTooLarge, fmt.Sprintf("Upload-Metadata is %d bytes, over %d", len(v), max)))
 	}
-	seen := map[string]bool{}
-	for _, pair := range strings.Split(v, ",") {
-		pair = strings.TrimSpace(pair)
-		if pair == "" {
-			continue
-		}
-		key, val, hasVal := strings.Cut(pair, " ")
-		switch {
-		case key == "":
-			return ptr(withMessage(ErrMetadataInvalid, "Upload-Metadata has an empty key"))
-		case strings.ContainsAny(key, "\t\r\n") || !printable(key):
-			return ptr(withMessage(ErrMetadataInvalid, "Upload-Metadata keys must be printable ASCII without spaces"))
-		case seen[key]:
-			return ptr(withMessage(ErrMetadataInvalid, fmt.Sprintf("Upload-Metadata key %q appears twice", key)))
-		}
-		seen[key] = true
-		if len(seen) > maxMetadataKeys {
-			return ptr(withMessage(ErrMetadataInvalid, fmt.Sprintf("Upload-Metadata has more than %d keys", maxMetadataKeys)))
-		}
-		if hasVal {
-			if strings.Contains(val, " ") {
-				return ptr(withMessage(ErrMetadataInvalid, fmt.Sprintf("Upload-Metadata value of %q has a space", key)))
-			}
-			if _, err := base64.StdEncoding.DecodeString(val); err != nil {
-				return ptr(withMessage(ErrMetadataInvalid, fmt.Sprintf("Upload-Metadata value of %q is not base64", key)))
-			}
-		}
+	if err := tusmeta.Validate(v); err != nil {
+		return ptr(withMessage(ErrMetadataInvalid, err.Error()))
 	}
 	return nil
-}
-
-func printable(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] >= 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // withMessage returns e with its message (and body) replaced by msg.

@@ -1,12 +1,10 @@
 package server
 
 import (
-	"encoding/base64"
-	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/tus/tusd/v2/pkg/handler"
+	"github.com/vodgate/vodgate/internal/tusmeta"
 )
 
 // ErrInvalidMetadata answers a creation whose Upload-Metadata header is not
@@ -15,14 +13,11 @@ var ErrInvalidMetadata = handler.NewError("ERR_INVALID_METADATA", "invalid Uploa
 
 const octetStream = "application/offset+octet-stream"
 
-// checkMetadata is tusd's PreUploadCreateCallback: tusd silently drops
-// malformed Upload-Metadata pairs, so the upload would be created with
-// less metadata than the client sent. The tus creation extension requires
-// comma-separated pairs of a non-empty key without spaces or commas and an
-// optional Base64 value, with unique keys; anything else is rejected with
+// checkMetadata is tusd's PreUploadCreateCallback: an Upload-Metadata
+// header that is not well-formed (see [tusmeta.Validate]) is rejected with
 // 400 before the store creates the VOD media.
 func checkMetadata(hook handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
-	if err := ValidateMetadataHeader(hook.HTTPRequest.Header.Get("Upload-Metadata")); err != nil {
+	if err := tusmeta.Validate(hook.HTTPRequest.Header.Get("Upload-Metadata")); err != nil {
 		e := ErrInvalidMetadata
 		e.Message = err.Error()
 		e.HTTPResponse.Body = e.ErrorCode + ": " + e.Message + "\n"
@@ -57,46 +52,6 @@ func chainPreCreate(first, next func(handler.HookEvent) (handler.HTTPResponse, h
 		}
 		return res.MergeWith(res2), changes2, nil
 	}
-}
-
-// ValidateMetadataHeader reports why an Upload-Metadata value is not
-// well-formed, or nil. An empty header is valid.
-func ValidateMetadataHeader(v string) error {
-	if strings.TrimSpace(v) == "" {
-		return nil
-	}
-	seen := map[string]bool{}
-	for i, pair := range strings.Split(v, ",") {
-		pair = strings.TrimSpace(pair)
-		parts := strings.Split(pair, " ")
-		key := parts[0]
-		switch {
-		case key == "":
-			return fmt.Errorf("pair %d of Upload-Metadata has no key", i+1)
-		case len(parts) > 2:
-			return fmt.Errorf("pair %d of Upload-Metadata (key %.40q) has %d space-separated fields, want a key and an optional Base64 value", i+1, key, len(parts))
-		case !printableASCII(key):
-			return fmt.Errorf("metadata key %.40q is not printable ASCII", key)
-		case seen[key]:
-			return fmt.Errorf("metadata key %.40q appears twice", key)
-		}
-		seen[key] = true
-		if len(parts) == 2 {
-			if _, err := base64.StdEncoding.DecodeString(parts[1]); err != nil {
-				return fmt.Errorf("metadata value of %.40q is not valid Base64", key)
-			}
-		}
-	}
-	return nil
-}
-
-func printableASCII(s string) bool {
-	for _, c := range []byte(s) {
-		if c <= ' ' || c >= 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // withTusStatus corrects tusd v2.9.1 statuses that differ from the tus

@@ -7,28 +7,6 @@ import (
 	"testing"
 )
 
-func TestValidateMetadataHeader(t *testing.T) {
-	for _, tc := range []struct {
-		in      string
-		wantErr string
-	}{
-		{"", ""},
-		{"filename dGVzdC5tcDQ=", ""},
-		{"filename dGVzdC5tcDQ=,is_private,title dGl0bGU=", ""},
-		{" filename dGVzdC5tcDQ= , title dGl0bGU= ", ""},
-		{"filename !!not-base64!!", "not valid Base64"},
-		{"filename dGVzdC5tcDQ=,title dGl0bGU= extra", "3 space-separated fields"},
-		{"filename dGVzdC5tcDQ=,", "pair 2 of Upload-Metadata has no key"},
-		{"a YQ==,a Yg==", `"a" appears twice`},
-		{"fïle YQ==", "not printable ASCII"},
-	} {
-		err := ValidateMetadataHeader(tc.in)
-		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
-			t.Errorf("ValidateMetadataHeader(%q) = %v, want %q", tc.in, err, tc.wantErr)
-		}
-	}
-}
-
 func TestProtocolCorrections(t *testing.T) {
 	ts, store := newTestServer(t, nil)
 	loc := create(t, ts.URL, "10")

@@ -79,10 +79,16 @@ func (u *upload) finishPut(ctx context.Context) error {
 // putWhole writes all of an upload with no recorded part, size bytes that
 // open reads from the start each time it is called, with CRC-64 want, as
 // the object with one PutObject, and records the upload finished (and its
-// tail, if any, gone). A multipart upload that was initiated for a part
-// never recorded (a streamed part cut short) is aborted, best effort, once
-// the record says finished and no longer names it.
+// tail, if any, gone). Only the holder of the upload's lock writes. A
+// multipart upload that was initiated for a part never recorded (a
+// streamed part cut short) is aborted, best effort, once the record says
+// finished and no longer names it.
 func (u *upload) putWhole(ctx context.Context, size int64, open func() io.Reader, want uint64) error {
+	// A fenced write first: a writer that lost its lock fails here, before
+	// it touches OSS, as commitPart's reservation makes it for parts.
+	if err := u.save(ctx, map[string][]byte{fieldInfo: u.touch()}, nil); err != nil {
+		return err
+	}
 	if err := u.putObject(ctx, size, open, want); err != nil {
 		return err
 	}

@@ -406,3 +406,27 @@ func TestTerminateBeforeAnyPart(t *testing.T) {
 		})
 	}
 }
+
+// A writer that lost its lock puts no object: the fenced write before the
+// PutObject refuses it, whether the bytes fill a part or not.
+func TestStaleWholePutIsFenced(t *testing.T) {
+	for _, size := range []int{50 << 10, 300 << 10} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			f := &fence{held: true, token: 5}
+			e := newEnv(t, func(c *Config) { c.Fencer = f })
+			data := randomBytes(size, 25)
+			loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
+			f.key = "vodgate:{" + uploadID(loc) + "}:fence"
+			e.mr.Set(f.key, "6") // another instance took the lock
+			if res := e.patch(loc, 0, data, nil); res.StatusCode != http.StatusLocked {
+				t.Fatalf("stale PATCH: %d", res.StatusCode)
+			}
+			if got := e.ops(); got != (ossOps{}) {
+				t.Fatalf("stale writer made OSS calls %+v", got)
+			}
+			if off := e.offset(loc); off != 0 {
+				t.Fatalf("stale writer moved offset to %d", off)
+			}
+		})
+	}
+}

@@ -6,10 +6,11 @@ import (
 
 	"context"
 	"errors"
-	"github.com/tus/tusd/v2/pkg/handler"
 	"io"
 	"sync"
 	"time"
+
+	"github.com/tus/tusd/v2/pkg/handler"
 )
 
 // blockSize is the unit in which part buffers grow and are charged to the
@@ -73,6 +74,7 @@ type partBuf struct {
 	n      int64
 	crc    uint64
 	st     *stream // set while the buffer is sent to OSS as it fills
+	whole  bool    // the buffer is all of the upload, sent with one PutObject
 }
 
 func (s *Store) newPartBuf() *partBuf { return &partBuf{b: s.budget, table: s.crcTable} }
@@ -177,7 +179,17 @@ func (p *partBuf) release() {
 	for _, blk := range p.blocks {
 		p.b.put(blk)
 	}
-	p.blocks, p.n, p.crc, p.st = nil, 0, 0, nil
+	p.blocks, p.n, p.crc, p.st, p.whole = nil, 0, 0, nil, false
+}
+
+// wholeBody is the buffer as the body of a PutObject; while the buffer
+// streams, its readers wait for bytes still to come.
+func (p *partBuf) wholeBody() putBody {
+	b := putBody{size: p.size(), open: p.reader, crc: func() uint64 { return p.crc }}
+	if st := p.st; st != nil {
+		b.cut = func() bool { <-st.done; return st.aborted }
+	}
+	return b
 }
 
 type bufReader struct {

@@ -33,10 +33,12 @@
 // PATCH keeps every byte it read. FinishUpload uploads the tail as the last
 // part, completes from the recorded list and checks the object's size and
 // CRC-64 (a Complete whose response was lost is recognised by the object).
-// An upload that has no recorded part when it finishes (one under
-// MinPartSize, all of it in the tail) is written with one PutObject
-// instead, checked the same way; a multipart upload initiated for a part
-// that was never recorded is then aborted. An empty upload is written (an
+// An upload with no recorded part whose bytes all arrive in the PATCH
+// that ends it, at most one part, is written with one PutObject instead
+// (streamed while the bytes arrive if they are at least MinPartSize), as
+// is one that finishes with only a tail; both are checked the same way, a
+// PutObject is preceded by a fenced write, and a multipart upload
+// initiated for a part that was never recorded is then aborted. An empty upload is written (an
 // empty PutObject) and recorded finished at creation, because tusd
 // finishes it without taking its lock.
 // Memory per upload is about two parts, charged to a global BufferBudget;

@@ -71,25 +71,39 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 // finishPut finishes an upload that has no recorded part: its bytes, all
 // in the tail (maybe none), become the object with one PutObject.
 func (u *upload) finishPut(ctx context.Context) error {
-	tail := u.rec.tail
-	open := func() io.Reader { return bytes.NewReader(tail) }
-	return u.putWhole(ctx, int64(len(tail)), open, u.s.crcTable.update(0, tail))
+	return u.putWhole(ctx, bytesBody(u.rec.tail, u.s.crcTable.update(0, u.rec.tail)))
 }
 
-// putWhole writes all of an upload with no recorded part, size bytes that
-// open reads from the start each time it is called, with CRC-64 want, as
-// the object with one PutObject, and records the upload finished (and its
+// putBody is an object putObject sends whole: size bytes that open reads
+// from the start each time it is called, whose CRC-64 crc reports once
+// they have all been read. cut, if set, waits until the bytes stop
+// arriving and reports whether they fell short (a streamed body that
+// ended early).
+type putBody struct {
+	size int64
+	open func() io.Reader
+	crc  func() uint64
+	cut  func() bool
+}
+
+// bytesBody is b, with CRC-64 crc, as a putBody.
+func bytesBody(b []byte, crc uint64) putBody {
+	return putBody{size: int64(len(b)), open: func() io.Reader { return bytes.NewReader(b) }, crc: func() uint64 { return crc }}
+}
+
+// putWhole writes body, all of an upload with no recorded part, as the
+// object with one PutObject, and records the upload finished (and its
 // tail, if any, gone). Only the holder of the upload's lock writes. A
 // multipart upload that was initiated for a part never recorded (a
 // streamed part cut short) is aborted, best effort, once the record says
 // finished and no longer names it.
-func (u *upload) putWhole(ctx context.Context, size int64, open func() io.Reader, want uint64) error {
+func (u *upload) putWhole(ctx context.Context, body putBody) error {
 	// A fenced write first: a writer that lost its lock fails here, before
 	// it touches OSS, as commitPart's reservation makes it for parts.
 	if err := u.save(ctx, map[string][]byte{fieldInfo: u.touch()}, nil); err != nil {
 		return err
 	}
-	if err := u.putObject(ctx, size, open, want); err != nil {
+	if err := u.putObject(ctx, body); err != nil {
 		return err
 	}
 	unused := u.rec.info.OSSUploadID
@@ -98,38 +112,42 @@ func (u *upload) putWhole(ctx context.Context, size int64, open func() io.Reader
 	if len(u.rec.tail) > 0 {
 		del = []string{fieldTail}
 	}
-	if err := u.markFinished(ctx, want, del); err != nil {
+	if err := u.markFinished(ctx, body.crc(), del); err != nil {
 		u.rec.info.OSSUploadID = unused
 		return err
 	}
 	u.rec.tail = nil
-	u.logFinished(ctx, size)
+	u.logFinished(ctx, body.size)
 	if unused != "" {
 		u.abortUnused(ctx, unused, "finished with one put")
 	}
 	return nil
 }
 
-// putObject writes the size bytes open reads as the whole object and
-// checks the CRC-64 OSS reports (or, when it reports none, the object's
-// size and CRC-64) against want, the CRC-64 of those bytes. A Put whose
-// response was lost is recognised on the next attempt by the object
-// already having that size and CRC-64, so the bytes are not sent again.
-func (u *upload) putObject(ctx context.Context, size int64, open func() io.Reader, want uint64) error {
+// putObject writes body as the whole object and checks the CRC-64 OSS
+// reports (or, when it reports none, the object's size and CRC-64) against
+// body's. A Put whose response was lost is recognised on the next attempt
+// by the object already having body's size and CRC-64, so the bytes are
+// not sent again.
+func (u *upload) putObject(ctx context.Context, body putBody) error {
 	sent := false
 	return u.withRetry(ctx, func(o object) error {
 		if sent {
-			if got, crc, ok, err := o.Head(ctx); err == nil && got == size && ok && crc == want {
+			if got, crc, ok, err := o.Head(ctx); err == nil && got == body.size && ok && crc == body.crc() {
 				return nil // an earlier attempt landed; its response was lost
 			}
 		}
 		sent = true
-		crc, ok, err := o.Put(ctx, open(), size)
+		crc, ok, err := o.Put(ctx, body.open(), body.size)
+		if err != nil && body.cut != nil && body.cut() {
+			return errStreamAborted
+		}
 		if err != nil {
 			return err
 		}
+		want := body.crc()
 		if !ok {
-			return u.checkObject(ctx, o, size, want)
+			return u.checkObject(ctx, o, body.size, want)
 		}
 		if crc != want {
 			return fmt.Errorf("tusstore: object crc64 %d, sent %d: %w", crc, want, errCorrupt)

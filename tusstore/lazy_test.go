@@ -354,24 +354,32 @@ func TestPutFaults(t *testing.T) {
 		{"500 then success", func(o *osstest.Server) { o.FailNext(osstest.OpPut, 1, 500, "InternalError") }, 2, true},
 		{"connection reset", func(o *osstest.Server) { o.ResetNext(osstest.OpPut, 1, 1000) }, 2, true},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, nil)
-			data := randomBytes(80<<10, 24)
-			loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
-			tc.inject(e.oss)
-			if res := e.patch(loc, 0, data, nil); res.StatusCode != http.StatusNoContent {
-				t.Fatalf("PATCH: %d", res.StatusCode)
-			}
-			e.checkObject(loc, data)
-			if n := e.oss.CallCount(osstest.OpPut); n != tc.puts {
-				t.Fatalf("%d PutObject calls, want %d", n, tc.puts)
-			}
-			if n := e.oss.CallCount(osstest.OpHead); tc.heads && n == 0 {
-				t.Fatal("no HeadObject")
-			}
-			e.noOpenUploads()
-		})
+		for _, size := range []int{80 << 10, 600 << 10} { // buffered, then put; put while it arrives
+			t.Run(tc.name+"/"+strconv.Itoa(size), func(t *testing.T) {
+				putFault(t, size, tc.inject, tc.puts, tc.heads)
+			})
+		}
 	}
+}
+
+// putFault uploads size bytes in one PATCH after inject and checks the
+// object and the PutObject calls.
+func putFault(t *testing.T, size int, inject func(o *osstest.Server), puts int, heads bool) {
+	e := newEnv(t, nil)
+	data := randomBytes(size, 24)
+	loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
+	inject(e.oss)
+	if res := e.patch(loc, 0, data, nil); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH: %d", res.StatusCode)
+	}
+	e.checkObject(loc, data)
+	if n := e.oss.CallCount(osstest.OpPut); n != puts {
+		t.Fatalf("%d PutObject calls, want %d", n, puts)
+	}
+	if n := e.oss.CallCount(osstest.OpHead); heads && n == 0 {
+		t.Fatal("no HeadObject")
+	}
+	e.noOpenUploads()
 }
 
 // Terminating an upload that never sent a part aborts nothing.

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -279,7 +278,7 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 	}}
 	empty := !info.SizeIsDeferred && info.Size == 0
 	if empty {
-		if err := u.putObject(ctx, 0, func() io.Reader { return http.NoBody }, 0); err != nil {
+		if err := u.putObject(ctx, bytesBody(nil, 0)); err != nil {
 			return nil, s.tusError("put empty object", err)
 		}
 		u.rec.info.Finished = true

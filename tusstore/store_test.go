@@ -71,23 +71,29 @@ func TestDeferredLength(t *testing.T) {
 // its parts were streamed to OSS (Content-Length known) or not (chunked).
 func TestInterruptedPatchKeepsBytes(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		length int64 // request Content-Length; -1 for chunked
+		name      string
+		size, cut int
+		chunked   bool // no Content-Length
 	}{
-		{"streamed parts", 5 << 20},
-		{"chunked body", -1},
+		{"streamed parts", 5 << 20, 2<<20 + 300<<10, false}, // inside the third 1 MiB part
+		{"chunked body", 5 << 20, 2<<20 + 300<<10, true},
+		{"streamed whole object, cut after a part's worth", 800 << 10, 500 << 10, false},
+		{"streamed whole object, cut inside the tail", 800 << 10, 60 << 10, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, nil)
-			data := randomBytes(5<<20, 3)
+			data := randomBytes(tc.size, 3)
 			loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
-			cut := 2<<20 + 300<<10 // inside the third 1 MiB part
+			cut := tc.cut
 			pr, pw := io.Pipe()
 			req, _ := http.NewRequest(http.MethodPatch, loc, pr)
 			req.Header.Set("Tus-Resumable", "1.0.0")
 			req.Header.Set("Upload-Offset", "0")
 			req.Header.Set("Content-Type", "application/offset+octet-stream")
-			req.ContentLength = tc.length
+			req.ContentLength = int64(tc.size)
+			if tc.chunked {
+				req.ContentLength = -1
+			}
 			done := make(chan struct{})
 			go func() {
 				defer close(done)

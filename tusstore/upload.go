@@ -96,9 +96,14 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	err := cur.write(ctx, u.rec.tail)
 	var read int64
 	parts, startAt := u.rec.nextPart()-1, u.rec.partBytes()
+	whole := known && u.wholeInBody(parts, startAt, bodyEnd)
 	for err == nil {
 		target := u.partSize(parts, startAt)
-		// A part the body will fill goes to OSS while it arrives.
+		if whole { // only the first time round
+			target, cur.whole, whole = u.rec.info.Size-startAt, true, false
+		}
+		// A part (or whole object) the body will fill goes to OSS while it
+		// arrives.
 		streamed := known && startAt+target <= bodyEnd
 		if streamed {
 			cur.startStream(target)
@@ -164,7 +169,12 @@ func (u *upload) startPipeline(ctx context.Context) *pipeline {
 		defer close(p.done)
 		for buf := range p.in {
 			if p.err == nil {
-				err := u.commitPart(ctx, buf)
+				var err error
+				if buf.whole {
+					err = u.putWhole(ctx, buf.wholeBody())
+				} else {
+					err = u.commitPart(ctx, buf)
+				}
 				if err != nil && !errors.Is(err, errStreamAborted) {
 					p.err = err
 					p.failed.Store(true)
@@ -195,6 +205,18 @@ func (p *pipeline) wait() error {
 	close(p.in)
 	<-p.done
 	return p.err
+}
+
+// wholeInBody reports whether a body that ends at byte bodyEnd brings all
+// of the upload, at most one part and at least the minimum part size (a
+// smaller one is buffered, then put), to an upload with no part yet: it is
+// then streamed into the object with one PutObject, with no multipart
+// upload. used and start are the upload's used parts and part bytes.
+func (u *upload) wholeInBody(used int, start, bodyEnd int64) bool {
+	i := u.rec.info
+	rest := i.Size - start
+	return !i.SizeIsDeferred && used == 0 && len(u.rec.parts) == 0 && bodyEnd == i.Size &&
+		rest >= u.s.cfg.MinPartSize && rest <= u.partSize(used, start)
 }
 
 // partSize is the size of this upload's part that starts at byte start
@@ -239,7 +261,7 @@ func (u *upload) persistRemainder(ctx context.Context, buf *partBuf) error {
 		// PutObject writes the object now. Should that fail, bytes too few
 		// for a part are kept as the tail below and FinishUpload puts them
 		// again; more are not acknowledged (the client sends them again).
-		err := u.putWhole(ctx, buf.n, buf.reader, buf.crc)
+		err := u.putWhole(ctx, buf.wholeBody())
 		if err == nil || buf.n >= u.s.cfg.MinPartSize {
 			return err
 		}

@@ -38,7 +38,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := Config{Dir: *dir, ETag: *etag, Keep: *keep, KeepSuffixes: []string{}}
 	if *keepSuffixes == "*" {
-		cfg.KeepAll = true
+		cfg.KeepSuffixes = []string{""} // every name ends in ""
 	} else if *keepSuffixes != "" {
 		cfg.KeepSuffixes = strings.Split(*keepSuffixes, ",")
 	}

@@ -34,9 +34,8 @@ type Config struct {
 	// suffixes. Default: .info and .part, the objects tusd's S3 store
 	// reads back; others (a gateway's whole-object puts) keep only size
 	// and ETag, as multipart objects do, so they cost the sink no memory.
-	// KeepAll keeps every object up to Keep bytes.
+	// The empty suffix keeps every object up to Keep bytes.
 	KeepSuffixes []string
-	KeepAll      bool
 }
 
 // Server is the sink's HTTP handler.
@@ -226,9 +225,6 @@ func (s *Server) etag(h hash.Hash) string {
 func (s *Server) keeps(key string, length int64) bool {
 	if length < 0 || length > s.cfg.Keep {
 		return false
-	}
-	if s.cfg.KeepAll {
-		return true
 	}
 	for _, suf := range s.cfg.KeepSuffixes {
 		if strings.HasSuffix(key, suf) {

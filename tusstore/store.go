@@ -302,6 +302,40 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 
 // GetUpload loads the record of id.
 func (s *Store) GetUpload(ctx context.Context, id string) (handler.Upload, error) {
+	rec, err := s.loadVisible(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	u := &upload{s: s, id: id, rec: rec}
+	u.holdToken()
+	return u, nil
+}
+
+// Admit reports whether a request may act on upload id: the ID has the
+// shape NewUpload mints, the upload exists and has not expired, and the
+// caller in ctx owns it. It is meant to run before tusd takes the upload's
+// lock, so a request that is not the owner's never steals, waits for or
+// creates the lock. It reads the record once (nothing for a malformed ID)
+// and writes nothing. The error is non-nil only when the state cannot be
+// read; it is a tus error (e.g. 503 ERR_STATE_UNAVAILABLE).
+func (s *Store) Admit(ctx context.Context, id string) (bool, error) {
+	_, err := s.loadVisible(ctx, id)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, handler.ErrNotFound):
+		return false, nil
+	default:
+		return false, err
+	}
+}
+
+// loadVisible loads and decodes the record of id if the caller in ctx may
+// see it; otherwise it returns handler.ErrNotFound, revealing nothing.
+func (s *Store) loadVisible(ctx context.Context, id string) (*record, error) {
+	if !ValidID(id) {
+		return nil, handler.ErrNotFound // no Redis round trip for what was never minted
+	}
 	m, err := s.cfg.Records.Load(ctx, id)
 	if err != nil {
 		return nil, s.tusError("load record", err)
@@ -317,9 +351,7 @@ func (s *Store) GetUpload(ctx context.Context, id string) (handler.Upload, error
 		return nil, handler.ErrNotFound // do not reveal that the upload exists
 	}
 	s.media.put(id, &rec.info)
-	u := &upload{s: s, id: id, rec: rec}
-	u.holdToken()
-	return u, nil
+	return rec, nil
 }
 
 // MediaOf returns the VOD media of an upload, for the Vod-Media-Id and
@@ -344,6 +376,25 @@ func (s *Store) describe(ctx context.Context, id string) (cachedMedia, bool) {
 		return cachedMedia{}, false
 	}
 	return s.media.get(id)
+}
+
+// idLen is the length of the upload IDs newID mints: 16 random bytes in
+// lowercase hex.
+const idLen = 32
+
+// ValidID reports whether id has the shape of an upload ID this store
+// mints (32 lowercase hexadecimal digits). Anything else cannot name an
+// upload, so it is refused before any state is read or written.
+func ValidID(id string) bool {
+	if len(id) != idLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func newID() (string, error) {

@@ -150,7 +150,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 	a.server, err = server.New(server.Config{
 		Listen: cfg.Listen, BasePath: cfg.BasePath, StoreComposer: composer, MaxSize: maxSize,
 		CORSOrigins: cfg.CORSOrigins, BehindProxy: cfg.BehindProxy,
-		Media: store, Expiry: store, Ready: map[string]server.Pinger{"redis": records}, Registry: reg,
+		Media: store, Gate: store, Expiry: store, Ready: map[string]server.Pinger{"redis": records}, Registry: reg,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
 		NetworkTimeout: cfg.NetworkTimeout, RequestCompletionTimeout: cfg.RequestCompletionTimeout,
 		AcquireLockTimeout: cfg.AcquireLockTimeout, ShutdownTimeout: cfg.ShutdownTimeout,

@@ -66,6 +66,9 @@ type Config struct {
 	// PreFinishResponse, if set, is tusd's PreFinishResponseCallback: it
 	// runs when an upload completes, before the response is sent.
 	PreFinishResponse func(handler.HookEvent) (handler.HTTPResponse, error)
+	// Gate, if set, admits HEAD, PATCH and DELETE requests for an upload
+	// before tusd takes its lock; others get 404 (see [UploadGate]).
+	Gate UploadGate
 	// Expiry adds Upload-Expires to POST and PATCH responses and
 	// advertises the expiration extension. If nil, neither is done.
 	Expiry ExpiryLookup
@@ -194,6 +197,9 @@ func New(cfg Config) (*Server, error) {
 	// path with and without its trailing slash, as tusd's CLI does.
 	route := func(prefix string) http.Handler {
 		h := withTusStatus(http.StripPrefix(prefix, tus))
+		if cfg.Gate != nil {
+			h = gateUploads(cfg.BasePath, cfg.Gate, h)
+		}
 		if cfg.Media != nil || cfg.Expiry != nil {
 			h = uploadHeaders(cfg.BasePath, cfg.Media, cfg.Expiry, h)
 		}

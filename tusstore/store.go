@@ -262,6 +262,13 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 			return nil, err
 		}
 	}
+	// A media created while its record cannot be written would be left
+	// in Uploading until VOD's cleanup: check the state store first.
+	if p, ok := s.cfg.Records.(pinger); ok {
+		if err := p.Ping(ctx); err != nil {
+			return nil, s.tusError("check state", err)
+		}
+	}
 	target, err := s.cfg.VOD.CreateUpload(ctx, req)
 	if err != nil {
 		return nil, s.tusError("create media", err)
@@ -288,6 +295,7 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 		return nil, err
 	}
 	if err := s.cfg.Records.Create(ctx, u.id, fields); err != nil {
+		s.deleteOrphan(ctx, target)
 		return nil, s.tusError("create record", err)
 	}
 	s.media.put(u.id, &u.rec.info)
@@ -376,6 +384,25 @@ func (s *Store) describe(ctx context.Context, id string) (cachedMedia, bool) {
 		return cachedMedia{}, false
 	}
 	return s.media.get(id)
+}
+
+// pinger is implemented by Records that can tell whether the state store
+// answers (internal/redisstate does); NewUpload asks before creating media.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// deleteOrphan deletes the media of a creation whose record could not be
+// written, so no media is left behind in Uploading; the client's retry
+// creates a new one. It outlives the request's context.
+func (s *Store) deleteOrphan(ctx context.Context, t vodbridge.Target) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.cfg.VOD.DeleteMedia(dctx, t.Type, t.MediaID); err != nil && !errors.Is(err, vodbridge.ErrNotFound) {
+		s.log.WarnContext(ctx, "OrphanMediaNotDeleted", "mediaId", t.MediaID, "mediaType", t.Type, "error", err)
+		return
+	}
+	s.log.InfoContext(ctx, "OrphanMediaDeleted", "mediaId", t.MediaID, "mediaType", t.Type)
 }
 
 // idLen is the length of the upload IDs newID mints: 16 random bytes in

@@ -144,3 +144,31 @@ func TestUnknownIDsLeaveNoState(t *testing.T) {
 		t.Errorf("HEAD of a real upload: %d", r.Status)
 	}
 }
+
+// Issue 12, defect 6: with Redis down, POSTs get 503 with Retry-After and
+// leave no VOD media behind once Redis is back.
+func TestRedisDownCreatesNoMedia(t *testing.T) {
+	rp := newRedisProc(t)
+	s := newStack(t, stackOptions{RedisURL: rp.URL()})
+	rp.Stop()
+	for i := range 10 {
+		r := tusDo(t, http.MethodPost, s.GW.Endpoint(), createHeaders(100, "down.mp4"), nil)
+		if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+			t.Errorf("POST %d with Redis down: %d Retry-After %q body %q", i, r.Status, r.Header.Get("Retry-After"), r.Body)
+		}
+	}
+	rp.Start()
+	if m := s.VOD.AllMedia(); len(m) != 0 {
+		t.Errorf("%d VOD media left behind by POSTs during the outage", len(m))
+	}
+	// The gateway reconnects by itself; then creation works again.
+	created := waitFor(20*time.Second, func() bool {
+		return tusDo(t, http.MethodPost, s.GW.Endpoint(), createHeaders(10, "up.mp4"), nil).Status == http.StatusCreated
+	})
+	if !created {
+		t.Error("no POST succeeded within 20s of Redis coming back")
+	}
+	if m := s.VOD.AllMedia(); len(m) != 1 {
+		t.Errorf("%d VOD media after one successful POST, want 1", len(m))
+	}
+}

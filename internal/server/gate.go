@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/tus/tusd/v2/pkg/handler"
 )
@@ -24,6 +25,9 @@ type UploadGate interface {
 	Admit(ctx context.Context, id string) (bool, error)
 }
 
+// gateTimeout bounds the gate's state lookup.
+const gateTimeout = 10 * time.Second
+
 // gateUploads answers HEAD, PATCH and DELETE requests (including a POST
 // with X-HTTP-Method-Override) for an upload the caller may not act on
 // with tusd's 404 ERR_UPLOAD_NOT_FOUND, and with the gate's error when it
@@ -42,7 +46,12 @@ func gateUploads(basePath string, gate UploadGate, next http.Handler) http.Handl
 			next.ServeHTTP(w, r)
 			return
 		}
-		ok, err := gate.Admit(r.Context(), id)
+		// Like tusd, do not tie the store to the request's context: net/http
+		// cancels it when it sees the connection's read side end, which
+		// happens on keep-alive connections after an interrupted body.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), gateTimeout)
+		ok, err := gate.Admit(ctx, id)
+		cancel()
 		if err == nil && ok {
 			next.ServeHTTP(w, r)
 			return

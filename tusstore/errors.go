@@ -32,6 +32,8 @@ var (
 	ErrUploadGone         = handler.NewError("ERR_UPLOAD_GONE", "the upload's storage was aborted or expired", http.StatusGone)
 	ErrCorrupt            = handler.NewError("ERR_CHECKSUM_MISMATCH", "stored bytes do not match what was received", http.StatusInternalServerError)
 	ErrGatewayAuth        = handler.NewError("ERR_VOD_AUTH", "the gateway's VOD credentials were rejected", http.StatusBadGateway)
+	ErrStorageRejected    = handler.NewError("ERR_STORAGE_REJECTED", "object storage rejected the request", http.StatusBadGateway)
+	ErrInternal           = handler.NewError("ERR_INTERNAL_SERVER_ERROR", "internal server error (details in the gateway log)", http.StatusInternalServerError)
 )
 
 func retryLater(e handler.Error, seconds string) handler.Error {
@@ -50,10 +52,17 @@ func (s *Store) tusError(op string, err error) error {
 	if errors.As(err, &he) {
 		return err
 	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		// The request ended or was interrupted (tusd tells its client).
+		return fmt.Errorf("tusstore: %s: %w", op, err)
+	}
 	te := classify(err)
 	if te == nil {
-		s.log.Error("StoreError", "op", op, "error", err)
-		return fmt.Errorf("tusstore: %s: %w", op, err)
+		// Never hand SDK text or request IDs to the client: log them.
+		te = &ErrInternal
+		s.log.Error("StoreError", "op", op, "code", te.ErrorCode, "error", err)
+		s.metrics.errors.WithLabelValues(te.ErrorCode).Inc()
+		return *te
 	}
 	s.metrics.errors.WithLabelValues(te.ErrorCode).Inc()
 	if te.HTTPResponse.StatusCode >= 500 {
@@ -83,7 +92,7 @@ func classify(err error) *handler.Error {
 	case errors.Is(err, vodbridge.ErrAuth):
 		return pick(ErrGatewayAuth)
 	case errors.As(err, &api) && (errors.Is(err, vodbridge.ErrInvalidArgument) || errors.Is(err, vodbridge.ErrNotFound)):
-		e := handler.NewError("ERR_VOD_REJECTED", "VOD rejected the upload: "+api.Code+": "+api.Message, http.StatusBadRequest)
+		e := handler.NewError("ERR_VOD_REJECTED", "VOD rejected the upload: "+api.Code, http.StatusBadRequest)
 		return &e
 	case errors.Is(err, vodbridge.ErrInvalidArgument): // rejected before sending
 		e := handler.NewError("ERR_VOD_REJECTED", "invalid VOD parameters: "+err.Error(), http.StatusBadRequest)
@@ -94,11 +103,16 @@ func classify(err error) *handler.Error {
 		return pick(ErrUploadGone)
 	case errors.Is(err, errCredential) || credentialRejected(err):
 		return pick(ErrStorageUnavailable)
-	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-		return nil
 	}
-	if _, status, ok := ossCode(err); ok && (status >= 500 || status == http.StatusTooManyRequests) {
-		return pick(ErrStorageUnavailable)
+	if _, status, ok := ossCode(err); ok {
+		switch {
+		case status >= 500 || status == http.StatusTooManyRequests || status == http.StatusForbidden:
+			// 403: OSS refuses the upload credential (a signature or
+			// policy failure that a refresh may cure), as at initiation.
+			return pick(ErrStorageUnavailable)
+		case status >= 400:
+			return pick(ErrStorageRejected)
+		}
 	}
 	if _, _, ok := ossCode(err); !ok && retryable(err) && isNetwork(err) {
 		return pick(ErrStorageUnavailable)

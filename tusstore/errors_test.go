@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
@@ -47,10 +48,23 @@ func TestTusError(t *testing.T) {
 		{"oss no such upload", wrap(oss.ServiceError{Code: "NoSuchUpload", StatusCode: 404}), 410, "ERR_UPLOAD_GONE"},
 		{"oss token expired after refresh", wrap(oss.ServiceError{Code: "SecurityTokenExpired", StatusCode: 403}), 503, "ERR_STORAGE_UNAVAILABLE"},
 		{"oss 5xx", wrap(oss.ServiceError{Code: "InternalError", StatusCode: 500}), 503, "ERR_STORAGE_UNAVAILABLE"},
-		{"oss unexpected 4xx", wrap(oss.ServiceError{Code: "AccessDenied", StatusCode: 403}), 0, ""},
+		{"oss access denied", wrap(oss.ServiceError{Code: "AccessDenied", StatusCode: 403, RequestID: "REQ1"}), 503, "ERR_STORAGE_UNAVAILABLE"},
+		{"oss signature mismatch", wrap(oss.ServiceError{Code: "SignatureDoesNotMatch", StatusCode: 403, RequestID: "REQ1"}), 503, "ERR_STORAGE_UNAVAILABLE"},
+		{"oss invalid access key", wrap(oss.ServiceError{Code: "InvalidAccessKeyId", StatusCode: 403}), 503, "ERR_STORAGE_UNAVAILABLE"},
+		{"oss invalid token", wrap(oss.ServiceError{Code: "InvalidSecurityToken", StatusCode: 403}), 503, "ERR_STORAGE_UNAVAILABLE"},
+		{"oss service unavailable", wrap(oss.ServiceError{Code: "ServiceUnavailable", StatusCode: 503}), 503, "ERR_STORAGE_UNAVAILABLE"},
+		{"oss throttled", wrap(oss.ServiceError{Code: "TooManyRequests", StatusCode: 429}), 503, "ERR_STORAGE_UNAVAILABLE"},
+		{"oss invalid part", wrap(oss.ServiceError{Code: "InvalidPart", StatusCode: 400, RequestID: "REQ1"}), 502, "ERR_STORAGE_REJECTED"},
+		{"oss invalid part order", wrap(oss.ServiceError{Code: "InvalidPartOrder", StatusCode: 400}), 502, "ERR_STORAGE_REJECTED"},
+		{"oss entity too small", wrap(oss.ServiceError{Code: "EntityTooSmall", StatusCode: 400}), 502, "ERR_STORAGE_REJECTED"},
+		{"oss invalid argument", wrap(oss.ServiceError{Code: "InvalidArgument", StatusCode: 400}), 502, "ERR_STORAGE_REJECTED"},
+		{"oss bad digest", wrap(oss.ServiceError{Code: "InvalidDigest", StatusCode: 400}), 502, "ERR_STORAGE_REJECTED"},
+		{"oss unexpected status", wrap(oss.UnexpectedStatusCodeError{}), 500, "ERR_INTERNAL_SERVER_ERROR"},
+		{"vod rejected", fmt.Errorf("%w: %w", &vodbridge.APIError{Code: "IllegalCharacters", Message: "The Title contains illegal characters. RequestId: REQ1", Status: 400}, vodbridge.ErrInvalidArgument), 400, "ERR_VOD_REJECTED"},
+		{"vod media gone", fmt.Errorf("%w: %w", &vodbridge.APIError{Code: "InvalidVideo.NotFound", Message: "RequestId: REQ1", Status: 404}, vodbridge.ErrNotFound), 400, "ERR_VOD_REJECTED"},
 		{"network", wrap(&net.OpError{Op: "dial", Err: errors.New("connection refused")}), 503, "ERR_STORAGE_UNAVAILABLE"},
 		{"cancelled", wrap(context.Canceled), 0, ""},
-		{"unknown", errors.New("boom"), 0, ""},
+		{"unknown", errors.New("oss: service returned error: StatusCode=403, RequestId=REQ1"), 500, "ERR_INTERNAL_SERVER_ERROR"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := s.tusError("op", tc.err)
@@ -63,6 +77,11 @@ func TestTusError(t *testing.T) {
 			}
 			if he.HTTPResponse.StatusCode != tc.status || he.ErrorCode != tc.code {
 				t.Fatalf("got %d %s, want %d %s", he.HTTPResponse.StatusCode, he.ErrorCode, tc.status, tc.code)
+			}
+			for _, leak := range []string{"REQ1", "RequestId", "StatusCode", "oss:", "illegal characters", "service returned"} {
+				if strings.Contains(he.Message, leak) || strings.Contains(he.HTTPResponse.Body, leak) {
+					t.Errorf("client message %q leaks %q", he.HTTPResponse.Body, leak)
+				}
 			}
 			if tc.status == 503 && he.HTTPResponse.Header["Retry-After"] == "" {
 				t.Fatal("503 without Retry-After")

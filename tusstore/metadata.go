@@ -119,11 +119,11 @@ func CreateRequest(meta handler.MetaData, d Defaults, size int64) (vodbridge.Cre
 			req.Title = name
 		}
 	}
-	if err := checkText("title", req.Title, maxTitleBytes); err != nil {
+	if err := checkText("title", req.Title, maxTitleBytes, false); err != nil {
 		return req, err
 	}
 	req.Description = get("description")
-	if err := checkText("description", req.Description, maxDescriptionBytes); err != nil {
+	if err := checkText("description", req.Description, maxDescriptionBytes, true); err != nil {
 		return req, err
 	}
 	if req.Tags, err = parseTags(firstNonEmpty(get("tags"), d.Tags)); err != nil {
@@ -213,14 +213,29 @@ func checkFileName(name string) error {
 		return invalidMetadata("metadata filename %q is not a file name", name)
 	}
 	for _, r := range name {
-		if unicode.IsControl(r) {
-			return invalidMetadata("metadata filename must not contain control characters")
+		if unicode.IsControl(r) || deceptive(r) {
+			return invalidMetadata("metadata filename must not contain control characters, bidirectional controls or line separators")
 		}
 	}
 	return nil
 }
 
-func checkText(key, v string, max int) error {
+// deceptive reports whether r changes how text around it is displayed or
+// split into lines without being visible itself: the bidirectional
+// embedding, override and isolate controls (U+202E makes "exe.mp4" read
+// as "4pm.exe") and the Unicode line and paragraph separators. They are
+// refused in file names and titles, as control characters are.
+func deceptive(r rune) bool {
+	return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) || r == 0x200E || r == 0x200F ||
+		r == 0x061C || r == 0x2028 || r == 0x2029
+}
+
+// checkText enforces VOD's rules for a text field: at most max bytes of
+// UTF-8, nothing outside the BMP (VOD refuses emoji), and no control
+// characters (VOD answers IllegalCharacters). multiline allows LF, CR LF
+// and TAB, which only the description may hold; one-line fields (title,
+// tags) also refuse the characters deceptive reports.
+func checkText(key, v string, max int, multiline bool) error {
 	if len(v) > max {
 		return invalidMetadata("metadata %s is %d bytes, over %d", key, len(v), max)
 	}
@@ -231,8 +246,14 @@ func checkText(key, v string, max int) error {
 		if r > 0xFFFF {
 			return invalidMetadata("metadata %s must not contain emoji or other characters outside the BMP", key)
 		}
-		if unicode.IsControl(r) && r != '\n' && r != '\t' {
-			return invalidMetadata("metadata %s must not contain control characters", key)
+		if multiline && (r == '\n' || r == '\r' || r == '\t') {
+			continue
+		}
+		if unicode.IsControl(r) {
+			return invalidMetadata("metadata %s must not contain control characters (such as line feed or tab)", key)
+		}
+		if !multiline && deceptive(r) {
+			return invalidMetadata("metadata %s must not contain bidirectional or line-separator characters", key)
 		}
 	}
 	return nil
@@ -248,7 +269,7 @@ func parseTags(v string) ([]string, error) {
 		if t == "" {
 			continue
 		}
-		if err := checkText("tag", t, maxTagBytes); err != nil {
+		if err := checkText("tag", t, maxTagBytes, false); err != nil {
 			return nil, err
 		}
 		tags = append(tags, t)

@@ -141,6 +141,9 @@ func CreateRequest(meta handler.MetaData, d Defaults, size int64) (vodbridge.Cre
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return req, invalidMetadata("metadata coverURL %q must be an http or https URL", v)
 		}
+		if err := checkPublicURL(u); err != nil {
+			return req, invalidMetadata("metadata coverURL: %v", err)
+		}
 		req.CoverURL = v
 	}
 	for _, f := range []struct {

@@ -68,12 +68,12 @@ func TestCreateRequest(t *testing.T) {
 				}
 			}},
 		{name: "all parameters", meta: handler.MetaData{"filename": "x.mp4", "title": "T", "description": "D",
-			"tags": "a, b", "cateId": "7", "coverURL": "https://c/x.jpg", "templateGroupId": "tg1",
+			"tags": "a, b", "cateId": "7", "coverURL": "https://c.example.com/x.jpg", "templateGroupId": "tg1",
 			"workflowId": "wf1", "storageLocation": "outin-abc.oss-cn-shanghai.aliyuncs.com", "appId": "app-1",
 			"userData": `{"Extend":{"k":"v"}}`},
 			check: func(t *testing.T, r vodbridge.CreateRequest) {
 				if r.Title != "T" || r.Description != "D" || strings.Join(r.Tags, "|") != "a|b" || r.CateID != 7 ||
-					r.CoverURL != "https://c/x.jpg" || r.TemplateGroupID != "tg1" || r.WorkflowID != "wf1" ||
+					r.CoverURL != "https://c.example.com/x.jpg" || r.TemplateGroupID != "tg1" || r.WorkflowID != "wf1" ||
 					r.StorageLocation != "outin-abc.oss-cn-shanghai.aliyuncs.com" || r.AppID != "app-1" || r.UserData == "" {
 					t.Errorf("got %+v", r)
 				}
@@ -105,6 +105,8 @@ func TestCreateRequest(t *testing.T) {
 		{name: "bad userData", meta: handler.MetaData{"filename": "a.mp4", "userData": "{nope"}, wantErr: "userData must be a JSON object"},
 		{name: "bad cateId", meta: handler.MetaData{"filename": "a.mp4", "cateId": "x"}, wantErr: "cateId"},
 		{name: "bad coverURL", meta: handler.MetaData{"filename": "a.mp4", "coverURL": "javascript:x"}, wantErr: "coverURL"},
+		{name: "coverURL at the metadata address", meta: handler.MetaData{"filename": "a.mp4", "coverURL": "http://169.254.169.254/x.jpg"}, wantErr: "coverURL: must not point at a loopback"},
+		{name: "coverURL with credentials", meta: handler.MetaData{"filename": "a.mp4", "coverURL": "https://u:p@img.example.com/x.jpg"}, wantErr: "coverURL: must not carry a user name"},
 		{name: "bad type", meta: handler.MetaData{"filename": "a.mp4", "type": "movie"}, wantErr: "type \"movie\""},
 		{name: "attached without business type", meta: handler.MetaData{"filename": "a.png", "type": "attached"}, wantErr: "businessType"},
 		{name: "path traversal", meta: handler.MetaData{"filename": "../../etc/a.mp4"}, wantErr: "must not contain a path"},

@@ -264,6 +264,15 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		ctx := r.Context()
+		if len(r.Header.Values("Authorization")) > 1 {
+			// Which one would be meant? Refuse rather than pick one.
+			a.metrics.rejections.WithLabelValues(ReasonDuplicate).Inc()
+			log.InfoContext(ctx, "AuthRejected", "reason", ReasonDuplicate, "method", effectiveMethod(r),
+				"path", r.URL.Path, "remote", r.RemoteAddr)
+			w.Header().Set("Tus-Resumable", "1.0.0")
+			http.Error(w, "ERR_DUPLICATE_AUTHORIZATION: more than one Authorization header", http.StatusBadRequest)
+			return
+		}
 		raw := r.Header.Get("Authorization")
 		token, ok := bearer(raw)
 		var c tusstore.Caller

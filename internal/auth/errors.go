@@ -10,6 +10,7 @@ import (
 // of vodgate_auth_rejections_total and appear in [Error].
 const (
 	ReasonMissing          = "missing"            // no bearer token
+	ReasonDuplicate        = "duplicate"          // more than one Authorization header
 	ReasonMalformed        = "malformed"          // not a JWT or upload token, bad encoding or JSON
 	ReasonAlgNone          = "alg_none"           // JWT alg "none"
 	ReasonAlgNotAllowed    = "alg_not_allowed"    // JWT alg not configured

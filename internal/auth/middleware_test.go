@@ -120,3 +120,28 @@ func counterValue(c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// Two Authorization header lines are refused with 400, whichever is valid:
+// the middleware must not silently pick the first.
+func TestMiddlewareDuplicateAuthorization(t *testing.T) {
+	a := newTestAuth(t, nil)
+	good := signJWT(t, map[string]any{"alg": "HS256"}, claims(nil), testSecret)
+	called := false
+	h := a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { called = true }))
+	for _, second := range []string{"Bearer " + good, "Bearer other", ""} {
+		req := httptest.NewRequest(http.MethodPatch, "/files/abc", nil)
+		req.Header.Add("Authorization", "Bearer "+good)
+		req.Header.Add("Authorization", second)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusBadRequest || called || !strings.Contains(rec.Body.String(), "more than one Authorization header") {
+			t.Fatalf("second header %q: %d %q (next called %v), want 400", second, rec.Code, rec.Body, called)
+		}
+		if strings.Contains(rec.Body.String(), good) {
+			t.Fatal("response leaks the token")
+		}
+	}
+	if got := counterValue(a.metrics.rejections.WithLabelValues(ReasonDuplicate)); got != 3 {
+		t.Fatalf("duplicate rejections = %v, want 3", got)
+	}
+}

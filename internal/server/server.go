@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -51,6 +52,10 @@ type Config struct {
 	// X-Forwarded-Proto and Forwarded, and the access log record
 	// X-Forwarded-For. Enable it only behind a proxy that sets them.
 	BehindProxy bool
+	// PublicURL, if set ("https://upload.example.com"), is the scheme and
+	// host of the upload URLs in Location, whatever the request's Host or
+	// forwarded headers say. It must pass [ParsePublicURL].
+	PublicURL string
 	// Media adds Vod-Media-Id and Vod-Media-Type to POST, HEAD and PATCH
 	// responses. If nil, the headers are not sent.
 	Media MediaLookup
@@ -173,6 +178,12 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: tusd handler: %w", err)
 	}
+	var public *url.URL
+	if cfg.PublicURL != "" {
+		if public, err = ParsePublicURL(cfg.PublicURL); err != nil {
+			return nil, fmt.Errorf("server: config: public URL: %w", err)
+		}
+	}
 	s := &Server{cfg: cfg, tus: tus}
 
 	al := &accessLog{
@@ -202,6 +213,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		if cfg.Media != nil || cfg.Expiry != nil {
 			h = uploadHeaders(cfg.BasePath, cfg.Media, cfg.Expiry, h)
+		}
+		if public != nil {
+			h = withPublicLocation(public, h)
 		}
 		if cfg.TusMiddleware != nil {
 			h = cfg.TusMiddleware(h)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/vodgate/vodgate/internal/osstest"
 )
 
 // Issue 12, defect 1: ownership is decided before tusd takes the upload's
@@ -170,5 +172,84 @@ func TestRedisDownCreatesNoMedia(t *testing.T) {
 	}
 	if m := s.VOD.AllMedia(); len(m) != 1 {
 		t.Errorf("%d VOD media after one successful POST, want 1", len(m))
+	}
+}
+
+// Issue 12, defect 3: OSS refusing the finish (403 SignatureDoesNotMatch
+// on PutObject, and on CompleteMultipartUpload) is answered like the same
+// refusal at initiation, 503 ERR_STORAGE_UNAVAILABLE with Retry-After, on
+// the final PATCH and on every HEAD, with no SDK text or request ID in the
+// body; once OSS accepts again, the upload finishes.
+func TestOSSRejectionAtFinishIsClean(t *testing.T) {
+	s := newStack(t, stackOptions{Env: map[string]string{"VODGATE_PART_SIZE": "256KiB", "VODGATE_OSS_ATTEMPTS": "1"}})
+	for _, tc := range []struct {
+		name string
+		op   string
+		size int64
+	}{
+		{"put", "PutObject", 200 << 10},
+		{"complete", "CompleteMultipartUpload", 600 << 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := makeSource(t, tc.size, 1203)
+			data := src.readRange(t, 0, src.Size)
+			u, _ := createUpload(t, s.GW.Endpoint(), src.Size, map[string]string{"filename": "finish.mp4"})
+			s.OSS.FailNext(osstest.Op(tc.op), 100, http.StatusForbidden, "SignatureDoesNotMatch")
+			check := func(what string, r rawResp) {
+				t.Helper()
+				if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+					t.Errorf("%s: %d %q Retry-After %q, want 503 with Retry-After", what, r.Status, r.Body, r.Header.Get("Retry-After"))
+				}
+				for _, leak := range []string{"oss:", "RequestId", "StatusCode", "SignatureDoesNotMatch", "tusstore"} {
+					if strings.Contains(r.Body, leak) {
+						t.Errorf("%s: body %q leaks %q", what, r.Body, leak)
+					}
+				}
+			}
+			check("final PATCH", patchUpload(t, u, 0, data))
+			r := tusDo(t, http.MethodHead, u, nil, nil)
+			if tc.op == "PutObject" {
+				// Nothing became durable: the offset stays 0 and the
+				// client sends the bytes again.
+				if r.Status != http.StatusOK || r.Header.Get("Upload-Offset") != "0" {
+					t.Errorf("HEAD after the refused put: %d offset %q, want 200 offset 0", r.Status, r.Header.Get("Upload-Offset"))
+				}
+			} else {
+				check("HEAD", r) // the parts are durable; the finish is retried by HEAD
+			}
+			s.OSS.FailNext(osstest.Op(tc.op), 0, 0, "") // OSS accepts again
+			if tc.op == "PutObject" {
+				if r := patchUpload(t, u, 0, data); r.Status != http.StatusNoContent {
+					t.Fatalf("PATCH resent after OSS recovered: %d %q", r.Status, r.Body)
+				}
+			}
+			if !waitFor(20*time.Second, func() bool {
+				r := tusDo(t, http.MethodHead, u, nil, nil)
+				return r.Status == http.StatusOK && r.Header.Get("Upload-Offset") == itoa(src.Size)
+			}) {
+				t.Fatal("upload did not finish once OSS accepted again")
+			}
+			s.checkUploaded(t, tusDo(t, http.MethodHead, u, nil, nil).Header.Get("Vod-Media-Id"), src)
+		})
+	}
+}
+
+// Issue 12, defect 4: a title with LF or TAB, or a file name with U+202E,
+// is refused with 400 before VOD is called.
+func TestTextRulesBeforeVOD(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	for _, meta := range []map[string]string{
+		{"filename": "a.mp4", "title": "line\nfeed"},
+		{"filename": "a.mp4", "title": "tab\there"},
+		{"filename": "a\u202e4pm.exe.mp4"},
+		{"filename": "a.mp4", "title": "sep\u2028x"},
+	} {
+		r := tusDo(t, http.MethodPost, s.GW.Endpoint(), map[string]string{"Upload-Length": "10", "Upload-Metadata": encodeMetadata(meta)}, nil)
+		if r.Status != http.StatusBadRequest || !strings.Contains(r.Body, "ERR_INVALID_METADATA") {
+			t.Errorf("POST %q: %d %q, want 400 ERR_INVALID_METADATA", meta, r.Status, r.Body)
+		}
+	}
+	if n := s.VOD.CallCount("CreateUploadVideo"); n != 0 {
+		t.Errorf("VOD was called %d times for refused metadata", n)
 	}
 }

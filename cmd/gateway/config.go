@@ -73,6 +73,8 @@ type Config struct {
 	DefaultAppID           string `yaml:"default-app-id" usage:"VOD AppId when the metadata has no appId"`
 	DefaultTags            string `yaml:"default-tags" usage:"comma-separated VOD Tags when the metadata has no tags"`
 	DefaultUserData        string `yaml:"default-user-data" usage:"VOD UserData JSON when the metadata has no userData"`
+	UserDataCallbackHosts  List   `yaml:"user-data-callback-hosts" usage:"comma-separated hosts (host or *.domain) a client's userData MessageCallback.CallbackURL may name; empty: clients may not set MessageCallback"`
+	UserDataClientExtend   bool   `yaml:"user-data-client-extend" usage:"let clients set userData Extend (default: only the app server, through the pre-create hook or default-user-data)"`
 
 	// Authentication (internal/auth; README "Authentication and limits").
 	// Secrets are read from files, never from flags or the environment.

@@ -18,6 +18,7 @@ import (
 	"github.com/vodgate/vodgate/internal/devstack"
 	"github.com/vodgate/vodgate/internal/redisstate"
 	"github.com/vodgate/vodgate/internal/server"
+	"github.com/vodgate/vodgate/internal/userdata"
 	"github.com/vodgate/vodgate/locker"
 	"github.com/vodgate/vodgate/tusstore"
 	"github.com/vodgate/vodgate/vodbridge"
@@ -154,7 +155,10 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
 		NetworkTimeout: cfg.NetworkTimeout, RequestCompletionTimeout: cfg.RequestCompletionTimeout,
 		AcquireLockTimeout: cfg.AcquireLockTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
-		TusMiddleware:     func(h http.Handler) http.Handler { return g.middleware(withBodyLength(h)) },
+		TusMiddleware: func(h http.Handler) http.Handler { return g.middleware(withBodyLength(h)) },
+		CheckClientMetadata: func(m handler.MetaData) error {
+			return userdata.Policy{CallbackHosts: cfg.UserDataCallbackHosts, ClientExtend: cfg.UserDataClientExtend}.Check(m["userData"])
+		},
 		PreUploadCreate:   g.auth.PreUploadCreate,
 		PreFinishResponse: g.limits.PreFinishResponse,
 		Logger:            logger,

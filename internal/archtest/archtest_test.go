@@ -39,6 +39,7 @@ const (
 	vodbridge  = mod + "/vodbridge"
 	locker     = mod + "/locker"
 	bench      = mod + "/bench"
+	userdata   = mod + "/internal/userdata"
 )
 
 // forbid says that packages under pkg must not depend on anything under the
@@ -76,6 +77,9 @@ var forbidden = []forbid{
 	{pkg: limits, deny: []string{tusstore, auth, vodbridge, locker, redisstate, server, cmd, devstack, osstest, vodtest,
 		aliyunOSS, aliyunVOD, aliyunCreds, miniredis},
 		why: "limits are generic tus middleware on Redis counters: they learn the owner through a function and know nothing of tokens, the store, VOD or OSS"},
+	{pkg: userdata, deny: []string{mod + "/cmd", mod + "/internal/server", mod + "/internal/auth", mod + "/internal/limits", tusstore, vodbridge, locker, redisstate,
+		osstest, vodtest, tusd, goRedis, aliyunOSS, aliyunVOD, aliyunCreds},
+		why: "the userData policy is a pure function of the client's value and the configuration"},
 	{pkg: e2e, deny: []string{cmd, server, devstack, redisstate, tusstore, vodbridge, locker, auth, limits}, direct: true,
 		why: "end-to-end tests drive the built binary; of the module they use only the simulators and testenv"},
 }
@@ -98,6 +102,8 @@ var restricted = []onlyFrom{
 		why: "the embedded Redis is a -dev and test convenience"},
 	{target: auth, allow: []string{cmd},
 		why: "authentication is wired around the tus handler in cmd/gateway; other packages see only a tusstore.Caller"},
+	{target: userdata, allow: []string{cmd},
+		why: "the policy is wired into the server's client-metadata check in cmd/gateway"},
 	{target: limits, allow: []string{cmd},
 		why: "limits are wired around the tus handler in cmd/gateway"},
 }

@@ -253,3 +253,30 @@ func TestTextRulesBeforeVOD(t *testing.T) {
 		t.Errorf("VOD was called %d times for refused metadata", n)
 	}
 }
+
+// Issue 12, defect 5: a client's userData cannot point VOD's callbacks at
+// a host the operator did not allow, nor forge Extend; coverURL cannot
+// name a non-public address. Refusals are 400 before any VOD call.
+func TestUserDataPolicy(t *testing.T) {
+	s := newStack(t, stackOptions{Env: map[string]string{"VODGATE_USER_DATA_CALLBACK_HOSTS": "hooks.example.com"}})
+	post := func(meta map[string]string) rawResp {
+		meta["filename"] = "a.mp4"
+		return tusDo(t, http.MethodPost, s.GW.Endpoint(), map[string]string{"Upload-Length": "10", "Upload-Metadata": encodeMetadata(meta)}, nil)
+	}
+	for _, meta := range []map[string]string{
+		{"userData": `{"MessageCallback":{"CallbackURL":"https://evil.example/cb"}}`},
+		{"userData": `{"Extend":{"role":"admin"}}`},
+		{"coverURL": "http://169.254.169.254/latest/meta-data"},
+		{"coverURL": "https://user:pw@img.example.com/c.jpg"},
+	} {
+		if r := post(meta); r.Status != http.StatusBadRequest || !strings.Contains(r.Body, "ERR_INVALID_METADATA") {
+			t.Errorf("POST %q: %d %q, want 400 ERR_INVALID_METADATA", meta, r.Status, r.Body)
+		}
+	}
+	if n := s.VOD.CallCount("CreateUploadVideo"); n != 0 {
+		t.Errorf("VOD called %d times for refused userData", n)
+	}
+	if r := post(map[string]string{"userData": `{"MessageCallback":{"CallbackURL":"https://hooks.example.com/cb"}}`}); r.Status != http.StatusCreated {
+		t.Errorf("POST with an allowed callback host: %d %q", r.Status, r.Body)
+	}
+}

@@ -13,17 +13,25 @@ var ErrInvalidMetadata = handler.NewError("ERR_INVALID_METADATA", "invalid Uploa
 
 const octetStream = "application/offset+octet-stream"
 
-// checkMetadata is tusd's PreUploadCreateCallback: an Upload-Metadata
-// header that is not well-formed (see [tusmeta.Validate]) is rejected with
-// 400 before the store creates the VOD media.
-func checkMetadata(hook handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
-	if err := tusmeta.Validate(hook.HTTPRequest.Header.Get("Upload-Metadata")); err != nil {
-		e := ErrInvalidMetadata
-		e.Message = err.Error()
-		e.HTTPResponse.Body = e.ErrorCode + ": " + e.Message + "\n"
-		return handler.HTTPResponse{}, handler.FileInfoChanges{}, e
+// checkMetadata returns tusd's first PreUploadCreateCallback: an
+// Upload-Metadata header that is not well-formed (see [tusmeta.Validate]),
+// or whose values client refuses, is rejected with 400 before the store
+// creates the VOD media. It sees the client's own metadata, before any
+// hook changes it; client may be nil.
+func checkMetadata(client func(handler.MetaData) error) func(handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
+	return func(hook handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
+		err := tusmeta.Validate(hook.HTTPRequest.Header.Get("Upload-Metadata"))
+		if err == nil && client != nil {
+			err = client(hook.Upload.MetaData)
+		}
+		if err != nil {
+			e := ErrInvalidMetadata
+			e.Message = err.Error()
+			e.HTTPResponse.Body = e.ErrorCode + ": " + e.Message + "\n"
+			return handler.HTTPResponse{}, handler.FileInfoChanges{}, e
+		}
+		return handler.HTTPResponse{}, handler.FileInfoChanges{}, nil
 	}
-	return handler.HTTPResponse{}, handler.FileInfoChanges{}, nil
 }
 
 // chainPreCreate runs next after first unless first fails; next may be

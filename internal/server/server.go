@@ -64,6 +64,10 @@ type Config struct {
 	// authentication that puts the caller into the request context for the
 	// store. Responses it writes itself get tusd's CORS headers added.
 	TusMiddleware func(http.Handler) http.Handler
+	// CheckClientMetadata, if set, checks the metadata a client sent with a
+	// creation, before PreUploadCreate may change it; an error is answered
+	// 400 ERR_INVALID_METADATA with its text (e.g. the userData policy).
+	CheckClientMetadata func(handler.MetaData) error
 	// PreUploadCreate, if set, runs as tusd's PreUploadCreateCallback after
 	// the Upload-Metadata check: it may reject a creation (returning a
 	// handler.Error) or change its metadata (e.g. an application hook).
@@ -171,7 +175,7 @@ func New(cfg Config) (*Server, error) {
 		GracefulRequestCompletionTimeout: cfg.RequestCompletionTimeout,
 		AcquireLockTimeout:               cfg.AcquireLockTimeout,
 		NetworkTimeout:                   cfg.NetworkTimeout,
-		PreUploadCreateCallback:          chainPreCreate(checkMetadata, cfg.PreUploadCreate),
+		PreUploadCreateCallback:          chainPreCreate(checkMetadata(cfg.CheckClientMetadata), cfg.PreUploadCreate),
 		PreFinishResponseCallback:        cfg.PreFinishResponse,
 		Logger:                           TusdLogger(cfg.Logger),
 	})

@@ -113,7 +113,11 @@ func TestTusdLogger(t *testing.T) {
 	l.Info("ResponseOutgoing", "status", 409, "body", "ERR_MISMATCHED_OFFSET: mismatched offset")
 	l.Info("UploadCreated", "id", "up1", "size", int64(5), "auth", expslog.StringValue("Bearer "+testJWT))
 	l.Error("BodyReadError", "error", "unexpected EOF") // a client gone mid-PATCH: info
+	l.Info("ResponseOutgoing", "status", 400, "body", "ERR_INVALID_CONTENT_TYPE: missing or invalid Content-Type header\n")
 	out := buf.String()
+	if !strings.Contains(out, `"status":415,"body":"ERR_INVALID_CONTENT_TYPE`) {
+		t.Errorf("ERR_INVALID_CONTENT_TYPE not logged with the 415 the client gets: %s", out)
+	}
 	if !strings.Contains(out, `"level":"INFO","msg":"BodyReadError"`) {
 		t.Errorf("BodyReadError not logged at info: %s", out)
 	}

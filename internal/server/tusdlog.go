@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"strings"
 
 	expslog "golang.org/x/exp/slog"
 )
@@ -47,7 +48,12 @@ func (b *expBridge) Handle(ctx context.Context, r expslog.Record) error {
 		return nil
 	}
 	out := slog.NewRecord(r.Time, level, r.Message, r.PC)
+	contentType := r.Message == "ResponseOutgoing" && bodyHas(r, "ERR_INVALID_CONTENT_TYPE")
 	r.Attrs(func(a expslog.Attr) bool {
+		if contentType && a.Key == "status" && a.Value.Kind() == expslog.KindInt64 && a.Value.Int64() == 400 {
+			// withTusStatus sends this one as 415: log what the client got.
+			a.Value = expslog.Int64Value(415)
+		}
 		out.AddAttrs(convAttr(a))
 		return true
 	})
@@ -109,4 +115,17 @@ func convValue(v expslog.Value) slog.Value {
 	default:
 		return slog.AnyValue(v.Any())
 	}
+}
+
+// bodyHas reports whether r has a "body" attribute starting with code.
+func bodyHas(r expslog.Record, code string) bool {
+	found := false
+	r.Attrs(func(a expslog.Attr) bool {
+		if a.Key == "body" {
+			found = strings.HasPrefix(a.Value.String(), code)
+			return false
+		}
+		return true
+	})
+	return found
 }

@@ -225,12 +225,28 @@ func (u *upload) partSize(used int, start int64) int64 {
 	return u.s.partSizeFor(u.rec.info.Size, u.rec.info.SizeIsDeferred, used, start)
 }
 
+// deferredGrowth is the divisor of a deferred-length upload's part size:
+// a part starting at byte start is at least start/deferredGrowth, so parts
+// grow about 3% each once past the configured size and reach the largest
+// part (5 GiB) early enough for 10,000 parts to hold 48.8 TB.
+const deferredGrowth = 32
+
 // partSizeFor is the size of the part that starts at byte start after used
 // parts of an upload of size bytes: the configured size, grown so the rest
-// fits in the parts left (deferred sizes keep the configured size).
+// fits in the parts left. A deferred-length upload's parts grow with its
+// bytes instead (start/deferredGrowth, in whole blocks), up to the largest
+// part the buffer budget can double-buffer (see [Store.MaxLength]), so it
+// reaches about MaxLength in 10,000 parts while small ones keep the
+// configured size.
 func (s *Store) partSizeFor(size int64, deferred bool, used int, start int64) int64 {
 	ps := s.cfg.PartSize
-	if !deferred {
+	if deferred {
+		grow := (start/deferredGrowth + blockSize - 1) / blockSize * blockSize
+		if limit := s.cfg.BufferBudget / 2 / blockSize * blockSize; grow > limit {
+			grow = limit
+		}
+		ps = max(ps, grow)
+	} else {
 		left := int64(MaxParts - used)
 		if left < 1 {
 			left = 1

@@ -53,7 +53,7 @@ type Config struct {
 
 	// OSS
 	OSSEndpoint string        `yaml:"oss-endpoint" usage:"OSS endpoint to use instead of the one VOD returns (e.g. an -internal or accelerate endpoint)"`
-	OSSAuthV4   bool          `yaml:"oss-auth-v4" usage:"sign OSS requests with signature V4 instead of V1"`
+	OSSAuthV4   bool          `yaml:"oss-auth-v4" usage:"sign OSS requests with signature V4 (default); false signs with V1"`
 	OSSTimeout  time.Duration `yaml:"oss-timeout" usage:"timeout of one OSS request"`
 	OSSAttempts int           `yaml:"oss-attempts" usage:"attempts per OSS call"`
 
@@ -154,6 +154,7 @@ func DefaultConfig() Config {
 		VODTimeout:     DefaultVODTimeout,
 		VODMaxAttempts: DefaultVODMaxAttempts,
 
+		OSSAuthV4:   true,
 		OSSTimeout:  tusstore.DefaultOSSTimeout,
 		OSSAttempts: tusstore.DefaultOSSAttempts,
 

@@ -40,6 +40,9 @@ type stackOptions struct {
 	// RedisURL points the gateways at another Redis (e.g. a redisProc the
 	// test stops and restarts) instead of the shared $VODGATE_TEST_REDIS_URL.
 	RedisURL string
+	// OSSRefuseV1 makes the OSS simulator answer V1-signed requests 403, as
+	// OSS does for accounts that must sign with V4.
+	OSSRefuseV1 bool
 }
 
 // newStack builds the simulators and starts one gateway. It skips (or fails
@@ -55,7 +58,7 @@ func newStack(t *testing.T, opt stackOptions) *stack {
 		prefix = testenv.KeyPrefix(t, testenv.Redis(t)) // keys deleted when the test ends
 	}
 
-	oss := osstest.NewServer(osstest.Config{})
+	oss := osstest.NewServer(osstest.Config{RefuseV1: opt.OSSRefuseV1})
 	t.Cleanup(oss.Close)
 	vod := vodtest.NewServer(vodtest.Config{
 		OSS:        oss,

@@ -52,6 +52,9 @@ func (s *Server) authenticate(a authRequest) (string, *ossError) {
 		if !ok || ak == "" || sig == "" {
 			return "", errInvalidArgument("Authorization header is invalid.", "Authorization", auth)
 		}
+		if s.cfg.RefuseV1 {
+			return ak, errAccessDenied("Signature version 1 is not allowed for this account; use signature version 4.", "0002-00000050")
+		}
 	default:
 		return "", errInvalidArgument("Authorization header is invalid.", "Authorization", auth)
 	}

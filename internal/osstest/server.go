@@ -39,6 +39,10 @@ type Config struct {
 	Region string
 	// Logger receives one debug line per request. Default: slog.Default().
 	Logger *slog.Logger
+	// RefuseV1, if set, answers every V1-signed request ("OSS ak:sig", header
+	// or query) 403 AccessDenied, as OSS does for accounts that must use
+	// signature V4. Default: V1 and V4 are both accepted.
+	RefuseV1 bool
 }
 
 func (c *Config) setDefaults() {

@@ -104,17 +104,15 @@ func classify(err error) *handler.Error {
 	case errors.Is(err, errCredential) || credentialRejected(err):
 		return pick(ErrStorageUnavailable)
 	}
-	if _, status, ok := ossCode(err); ok {
-		switch {
-		case status >= 500 || status == http.StatusTooManyRequests || status == http.StatusForbidden:
-			// 403: OSS refuses the upload credential (a signature or
-			// policy failure that a refresh may cure), as at initiation.
-			return pick(ErrStorageUnavailable)
-		case status >= 400:
-			return pick(ErrStorageRejected)
-		}
-	}
-	if _, _, ok := ossCode(err); !ok && retryable(err) && isNetwork(err) {
+	_, status, ok := ossCode(err)
+	switch {
+	case ok && (status >= 500 || status == http.StatusTooManyRequests || status == http.StatusForbidden):
+		// 403: OSS refuses the upload credential (a signature or policy
+		// failure that a refresh may cure), as at initiation.
+		return pick(ErrStorageUnavailable)
+	case ok && status >= 400:
+		return pick(ErrStorageRejected)
+	case !ok && retryable(err) && isNetwork(err):
 		return pick(ErrStorageUnavailable)
 	}
 	return nil

@@ -27,6 +27,9 @@ type Caller struct {
 	// Fixed VOD parameters override what the metadata asks for, so the
 	// caller cannot choose them.
 	Fixed Fixed
+	// Admin callers may list and cancel every owner's uploads through the
+	// upload API (the tus endpoint still scopes them to their own).
+	Admin bool
 }
 
 // Fixed are VOD parameters imposed by the caller's credential; empty

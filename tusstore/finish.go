@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
-	"github.com/vodgate/vodgate/vodbridge"
 )
 
 // FinishUpload completes the multipart upload from the recorded parts
@@ -59,6 +57,9 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 		return u.checkObject(ctx, o, size, want)
 	})
 	if err != nil {
+		if errors.Is(err, errCorrupt) {
+			u.s.journalEnded(ctx, u.id, StateFailed, size)
+		}
 		return u.s.tusError("finish", err)
 	}
 	if err := u.markFinished(ctx, want, nil); err != nil {
@@ -100,7 +101,7 @@ func bytesBody(b []byte, crc uint64) putBody {
 func (u *upload) putWhole(ctx context.Context, body putBody) error {
 	// A fenced write first: a writer that lost its lock fails here, before
 	// it touches OSS, as commitPart's reservation makes it for parts.
-	if err := u.save(ctx, map[string][]byte{fieldInfo: u.touch()}, nil); err != nil {
+	if err := u.save(ctx, map[string][]byte{fieldInfo: u.touch(u.rec.offset())}, nil); err != nil {
 		return err
 	}
 	if err := u.putObject(ctx, body); err != nil {
@@ -161,7 +162,7 @@ func (u *upload) putObject(ctx context.Context, body putBody) error {
 func (u *upload) markFinished(ctx context.Context, crc uint64, del []string) error {
 	u.rec.info.Finished = true
 	u.rec.info.ObjectCRC = crc
-	if err := u.save(ctx, map[string][]byte{fieldInfo: u.touch()}, del); err != nil {
+	if err := u.save(ctx, map[string][]byte{fieldInfo: u.touch(u.rec.offset())}, del); err != nil {
 		u.rec.info.Finished = false
 		u.rec.info.ObjectCRC = 0
 		return err
@@ -173,6 +174,7 @@ func (u *upload) logFinished(ctx context.Context, size int64) {
 	u.s.metrics.finished.WithLabelValues(u.rec.info.MediaType).Inc()
 	u.s.log.InfoContext(ctx, "MediaUploaded", "id", u.id, "mediaId", u.rec.info.MediaID,
 		"mediaType", u.rec.info.MediaType, "size", size, "parts", len(u.rec.parts), "crc64", u.rec.info.ObjectCRC)
+	u.s.journalEnded(ctx, u.id, StateComplete, size)
 }
 
 // checkObject compares the object's size and CRC-64 with what was sent.
@@ -203,7 +205,7 @@ func (u *upload) DeclareLength(ctx context.Context, length int64) error {
 	}
 	u.rec.info.Size = length
 	u.rec.info.SizeIsDeferred = false
-	if err := u.save(ctx, map[string][]byte{fieldInfo: u.touch()}, nil); err != nil {
+	if err := u.save(ctx, map[string][]byte{fieldInfo: u.touch(u.rec.offset())}, nil); err != nil {
 		return u.s.tusError("declare length", err)
 	}
 	return nil
@@ -212,15 +214,21 @@ func (u *upload) DeclareLength(ctx context.Context, length int64) error {
 // Terminate aborts the multipart upload, if one was initiated, deletes the
 // VOD media when configured to, and deletes the record.
 func (u *upload) Terminate(ctx context.Context) error {
+	return u.terminate(ctx, u.s.cfg.DeleteMediaOnTerminate, StateCancelled)
+}
+
+// terminate is Terminate with the media decision made by the caller; it
+// reports the end as state to the Journal.
+func (u *upload) terminate(ctx context.Context, deleteMedia bool, state State) error {
 	if !u.rec.info.Finished && u.rec.info.OSSUploadID != "" {
 		err := u.withRetry(ctx, func(o object) error { return o.Abort(ctx, u.rec.info.OSSUploadID) })
 		if err != nil && !noSuchUpload(err) {
 			return u.s.tusError("terminate", err)
 		}
 	}
-	if u.s.cfg.DeleteMediaOnTerminate {
-		if err := u.s.cfg.VOD.DeleteMedia(ctx, vodbridge.MediaType(u.rec.info.MediaType), u.rec.info.MediaID); err != nil && !errors.Is(err, vodbridge.ErrNotFound) {
-			return u.s.tusError("terminate", err)
+	if deleteMedia {
+		if err := u.deleteMedia(ctx); err != nil {
+			return err
 		}
 	}
 	key, token, err := u.token(ctx)
@@ -232,7 +240,8 @@ func (u *upload) Terminate(ctx context.Context) error {
 	}
 	u.s.media.delete(u.id)
 	u.s.metrics.terminated.Inc()
-	u.s.log.InfoContext(ctx, "UploadTerminated", "id", u.id, "mediaId", u.rec.info.MediaID)
+	u.s.log.InfoContext(ctx, "UploadTerminated", "id", u.id, "mediaId", u.rec.info.MediaID, "state", state)
+	u.s.journalEnded(ctx, u.id, state, u.rec.offset())
 	return nil
 }
 

@@ -13,6 +13,7 @@ type metrics struct {
 	fenced            prometheus.Counter
 	ossRetries        prometheus.Counter
 	partSeconds       prometheus.Histogram
+	journal           *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -37,6 +38,8 @@ func newMetrics() *metrics {
 			Help: "OSS calls repeated after a retryable failure."}),
 		partSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vodgate_part_upload_seconds",
 			Help: "Time to upload one OSS part, retries included.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
+		journal: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vodgate_journal_failures_total",
+			Help: "Upload list updates that failed (the record stays the truth), by event."}, []string{"event"}),
 	}
 }
 
@@ -45,7 +48,7 @@ func newMetrics() *metrics {
 func (s *Store) RegisterMetrics(r prometheus.Registerer) error {
 	m := s.metrics
 	for _, c := range []prometheus.Collector{m.created, m.finished, m.rejected, m.errors, m.terminated,
-		m.bytes, m.refreshes, m.fenced, m.ossRetries, m.partSeconds,
+		m.bytes, m.refreshes, m.fenced, m.ossRetries, m.partSeconds, m.journal,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vodgate_buffer_bytes_in_use",
 			Help: "Bytes of part buffers charged to the buffer budget."},
 			func() float64 { return float64(s.budget.inUse()) }),

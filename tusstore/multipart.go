@@ -32,7 +32,7 @@ func (u *upload) initiate(ctx context.Context, set map[string][]byte) error {
 		return err
 	}
 	u.rec.info.OSSUploadID = id
-	set[fieldInfo] = u.touch()
+	set[fieldInfo] = u.touch(u.rec.offset())
 	err = u.save(ctx, set, nil)
 	if err == nil {
 		u.s.log.DebugContext(ctx, "MultipartInitiated", "id", u.id, "ossUploadId", id)

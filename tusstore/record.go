@@ -38,6 +38,12 @@ type recordInfo struct {
 	Owner          string            `json:"owner,omitempty"`
 	MaxSize        int64             `json:"maxSize,omitempty"` // the creator's cap; 0 = none
 	ObjectCRC      uint64            `json:"crc,omitempty"`
+	// Durable and Updated are the offset and time of the last write, so
+	// a listing can show progress without reading the parts.
+	Durable int64     `json:"durable,omitempty"`
+	Updated time.Time `json:"updated,omitempty"`
+	// Idem is the fingerprint of the creation an Idempotency-Key names.
+	Idem string `json:"idem,omitempty"`
 }
 
 // recordCred is the upload credential VOD issued.

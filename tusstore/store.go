@@ -102,6 +102,9 @@ type Config struct {
 	Expiration time.Duration
 	// DeleteMediaOnTerminate also deletes the VOD media on tus DELETE.
 	DeleteMediaOnTerminate bool
+	// Journal, if set, learns of each upload's creation and end (the
+	// upload list).
+	Journal Journal
 	// OSSEndpoint, if set, replaces the endpoint VOD hands out (e.g. an
 	// accelerate or -internal endpoint).
 	OSSEndpoint string
@@ -279,7 +282,7 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 			Size: info.Size, SizeIsDeferred: info.SizeIsDeferred, MetaData: info.MetaData,
 			MediaID: target.MediaID, MediaType: string(target.Type),
 			Endpoint: target.Address.Endpoint, Bucket: target.Address.Bucket, Key: target.Address.FileName,
-			Created: now, Expires: now.Add(s.cfg.Expiration), Owner: owner, MaxSize: capSize,
+			Created: now, Expires: now.Add(s.cfg.Expiration), Owner: owner, MaxSize: capSize, Updated: now,
 		},
 		cred: credFrom(target.Credential, now),
 	}}
@@ -289,6 +292,7 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 			return nil, s.tusError("put empty object", err)
 		}
 		u.rec.info.Finished = true
+		u.rec.info.Durable = 0
 	}
 	fields, err := encodeRecord(u.rec)
 	if err != nil {
@@ -302,6 +306,7 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 	s.metrics.created.WithLabelValues(u.rec.info.MediaType).Inc()
 	s.log.InfoContext(ctx, "MediaCreated", "id", u.id, "mediaId", target.MediaID, "mediaType", target.Type,
 		"size", info.Size, "bucket", target.Address.Bucket, "key", target.Address.FileName)
+	s.journalCreated(ctx, u, req.FileName, req.Title)
 	if empty {
 		u.logFinished(ctx, 0)
 	}

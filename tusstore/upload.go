@@ -285,7 +285,7 @@ func (u *upload) persistRemainder(ctx context.Context, buf *partBuf) error {
 		return u.commitPart(ctx, buf)
 	}
 	tail := buf.bytes()
-	if err := u.save(ctx, map[string][]byte{fieldTail: tail, fieldInfo: u.touch()}, nil); err != nil {
+	if err := u.save(ctx, map[string][]byte{fieldTail: tail, fieldInfo: u.touch(u.rec.partBytes() + int64(len(tail)))}, nil); err != nil {
 		return err
 	}
 	u.rec.tail = tail
@@ -337,7 +337,7 @@ func (u *upload) commitPart(ctx context.Context, buf *partBuf) error {
 	if len(u.rec.tail) > 0 {
 		del = []string{fieldTail}
 	}
-	if err := u.save(ctx, map[string][]byte{pt.field(): pt.value(), fieldInfo: u.touch()}, del); err != nil {
+	if err := u.save(ctx, map[string][]byte{pt.field(): pt.value(), fieldInfo: u.touch(u.rec.partBytes() + pt.Size)}, del); err != nil {
 		return err
 	}
 	u.rec.parts = append(u.rec.parts, pt)
@@ -348,9 +348,12 @@ func (u *upload) commitPart(ctx context.Context, buf *partBuf) error {
 	return nil
 }
 
-// touch moves the expiry forward and returns the encoded info.
-func (u *upload) touch() []byte {
-	u.rec.info.Expires = u.s.cfg.Clock().Add(u.s.cfg.Expiration)
+// touch moves the expiry forward, notes the durable offset the write
+// makes and its time, and returns the encoded info.
+func (u *upload) touch(durable int64) []byte {
+	now := u.s.cfg.Clock()
+	u.rec.info.Expires = now.Add(u.s.cfg.Expiration)
+	u.rec.info.Durable, u.rec.info.Updated = durable, now
 	u.s.media.put(u.id, &u.rec.info)
 	return mustJSON(u.rec.info)
 }

@@ -5,7 +5,9 @@ import (
 
 	"github.com/vodgate/vodgate/internal/auth"
 	"github.com/vodgate/vodgate/internal/limits"
+	"github.com/vodgate/vodgate/internal/reaper"
 	"github.com/vodgate/vodgate/internal/server"
+	"github.com/vodgate/vodgate/internal/uploadlist"
 	"github.com/vodgate/vodgate/tusstore"
 )
 
@@ -106,6 +108,15 @@ type Config struct {
 	LimitMinSpeedWindow  time.Duration `yaml:"limit-min-speed-window" usage:"averaging window of limit-min-speed (time spent waiting for body bytes)"`
 	LimitBodyIdleTimeout time.Duration `yaml:"limit-body-idle-timeout" usage:"cut a request body after this long without a byte (408); 0: only network-timeout"`
 
+	// The upload API, its history and the reaper
+	APIBasePath     string        `yaml:"api-base-path" usage:"URL path of the JSON upload API (list, find, cancel, clear uploads)"`
+	APIAdminKeyFile string        `yaml:"api-admin-key-file" usage:"file of bearer keys (one per line, 32+ bytes) that use the upload API as an admin, seeing every owner"`
+	HistoryTTL      time.Duration `yaml:"history-ttl" usage:"how long ended uploads stay in the upload list"`
+	StallAfter      time.Duration `yaml:"stall-after" usage:"an upload without a byte for this long is listed as stalled"`
+	ExpiredMedia    string        `yaml:"expired-media" usage:"what the reaper does with the VOD media of an expired upload: delete or keep"`
+	ReaperInterval  time.Duration `yaml:"reaper-interval" usage:"time between reaper passes over expired uploads (one instance reaps at a time)"`
+	ReaperVODQPS    float64       `yaml:"reaper-vod-qps" usage:"uploads the reaper ends per second, to keep its VOD calls under VOD's per-account limits"`
+
 	// Development mode
 	Dev            bool   `yaml:"dev" usage:"run with in-process OSS/VOD simulators and an embedded Redis (no cloud account needed)"`
 	DevDataDir     string `yaml:"dev-data-dir" usage:"-dev: directory for the bytes of simulated OSS objects and parts"`
@@ -175,6 +186,13 @@ func DefaultConfig() Config {
 		LimitMetadataBytes:  limits.DefaultMaxMetadataBytes,
 		LimitMinSpeed:       limits.DefaultMinSpeed,
 		LimitMinSpeedWindow: limits.DefaultMinSpeedWindow,
+
+		APIBasePath:    "/uploads",
+		HistoryTTL:     uploadlist.DefaultHistoryTTL,
+		StallAfter:     uploadlist.DefaultStallAfter,
+		ExpiredMedia:   "delete",
+		ReaperInterval: reaper.DefaultInterval,
+		ReaperVODQPS:   reaper.DefaultVODQPS,
 
 		DevDataDir:     DefaultDevDataDir,
 		DevOSSListen:   DefaultDevOSSListen,

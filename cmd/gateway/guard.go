@@ -51,7 +51,7 @@ func buildGuard(cfg Config, rdb redis.UniversalClient, readFile func(string) ([]
 		}
 	}
 	if cfg.AuthUploadTokenKeyFile != "" {
-		if acfg.UploadTokenKeys, err = readKeys(readFile, cfg.AuthUploadTokenKeyFile); err != nil {
+		if acfg.UploadTokenKeys, err = readKeys(readFile, "auth-upload-token-key-file", cfg.AuthUploadTokenKeyFile); err != nil {
 			return nil, err
 		}
 	}
@@ -100,10 +100,13 @@ func readSecret(readFile func(string) ([]byte, error), key, path string) ([]byte
 
 // readKeys reads upload token keys, one per line; blank lines and lines
 // starting with # are skipped. A key is the line's bytes as written.
-func readKeys(readFile func(string) ([]byte, error), path string) ([][]byte, error) {
+// readKeys reads a file of keys, one per line (blank lines and # comments
+// skipped), each at least auth.MinKeyBytes long; key names the config key
+// in errors.
+func readKeys(readFile func(string) ([]byte, error), key, path string) ([][]byte, error) {
 	b, err := readFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("auth-upload-token-key-file: %w", err)
+		return nil, fmt.Errorf("%s: %w", key, err)
 	}
 	var keys [][]byte
 	for i, line := range bytes.Split(b, []byte("\n")) {
@@ -112,12 +115,12 @@ func readKeys(readFile func(string) ([]byte, error), path string) ([][]byte, err
 			continue
 		}
 		if len(line) < auth.MinKeyBytes {
-			return nil, fmt.Errorf("auth-upload-token-key-file: %s line %d holds %d bytes, want at least %d", path, i+1, len(line), auth.MinKeyBytes)
+			return nil, fmt.Errorf("%s: %s line %d holds %d bytes, want at least %d", key, path, i+1, len(line), auth.MinKeyBytes)
 		}
 		keys = append(keys, line)
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("auth-upload-token-key-file: %s holds no key", path)
+		return nil, fmt.Errorf("%s: %s holds no key", key, path)
 	}
 	return keys, nil
 }

@@ -242,6 +242,12 @@ func (f fieldValue) Set(s string) error {
 			return fmt.Errorf("invalid integer %q", s)
 		}
 		f.v.SetInt(n)
+	case reflect.Float64:
+		x, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return fmt.Errorf("invalid number %q", s)
+		}
+		f.v.SetFloat(x)
 	default:
 		return fmt.Errorf("unsupported type %s", f.v.Type())
 	}

@@ -29,6 +29,7 @@ func runToken(args []string, env Env, readFile func(string) ([]byte, error), std
 	cate := fs.Int64("cate-id", 0, "VOD CateId imposed; 0: none")
 	loc := fs.String("storage-location", "", "VOD StorageLocation imposed")
 	app := fs.String("app-id", "", "VOD AppId imposed")
+	admin := fs.Bool("admin", false, "let the token list and cancel every owner's uploads through the upload API")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: gateway token -key-file FILE -sub OWNER [flags]\n\n"+
 			"Prints an upload token (v1.<claims>.<HMAC-SHA256>) for Authorization: Bearer.\n\nFlags:\n")
@@ -54,7 +55,7 @@ func runToken(args []string, env Env, readFile func(string) ([]byte, error), std
 		fmt.Fprintln(stderr, "gateway token: -ttl must be positive")
 		return 2
 	}
-	keys, err := readKeys(readFile, *keyFile)
+	keys, err := readKeys(readFile, "auth-upload-token-key-file", *keyFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway token: %v\n", err)
 		return 2
@@ -63,7 +64,7 @@ func runToken(args []string, env Env, readFile func(string) ([]byte, error), std
 	tok, err := auth.MintUploadToken(keys[0], auth.UploadClaims{
 		Subject: *sub, Expires: now.Add(*ttl).Unix(), IssuedAt: now.Unix(), MaxSize: int64(maxSize),
 		MediaTypes: ParseList(*types), TemplateGroupID: *tg, WorkflowID: *wf, CateID: *cate,
-		StorageLocation: *loc, AppID: *app,
+		StorageLocation: *loc, AppID: *app, Admin: *admin,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway token: %v\n", strings.TrimPrefix(err.Error(), "auth: "))

@@ -153,6 +153,20 @@ func (c *Config) Validate() error {
 
 	c.validateGuard(bad)
 
+	if !strings.HasPrefix(c.APIBasePath, "/") || strings.ContainsAny(c.APIBasePath, "?#*{} ") ||
+		strings.Trim(c.APIBasePath, "/") == "" || strings.Trim(c.APIBasePath, "/") == strings.Trim(c.BasePath, "/") {
+		bad("api-base-path", c.APIBasePath, ErrInvalid, "want an absolute URL path such as /uploads, other than base-path")
+	}
+	if c.ExpiredMedia != "delete" && c.ExpiredMedia != "keep" {
+		bad("expired-media", c.ExpiredMedia, ErrInvalid, "want delete or keep")
+	}
+	positive("history-ttl", c.HistoryTTL)
+	positive("stall-after", c.StallAfter)
+	positive("reaper-interval", c.ReaperInterval)
+	if c.ReaperVODQPS <= 0 {
+		bad("reaper-vod-qps", c.ReaperVODQPS, ErrRange, "must be positive")
+	}
+
 	if c.Dev {
 		addr("dev-oss-listen", c.DevOSSListen)
 		addr("dev-vod-listen", c.DevVODListen)

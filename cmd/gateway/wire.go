@@ -122,8 +122,13 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 	if err != nil {
 		return nil, err
 	}
-	store, err := tusstore.New(tusstore.Config{
-		VOD: vod, Records: records, Fencer: lk, CallerOf: auth.CallerOf,
+	var store *tusstore.Store
+	catalog, err := newCatalog(cfg, rdb, &store, logger)
+	if err != nil {
+		return nil, err
+	}
+	store, err = tusstore.New(tusstore.Config{
+		VOD: vod, Records: records, Fencer: lk, CallerOf: auth.CallerOf, Journal: catalog,
 		Defaults: tusstore.Defaults{
 			TemplateGroupID: cfg.DefaultTemplateGroupID, WorkflowID: cfg.DefaultWorkflowID,
 			CateID: cfg.DefaultCateID, StorageLocation: cfg.DefaultStorageLocation,
@@ -147,11 +152,22 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 	}
 	lk.RegisterMetrics(reg)
 
+	deps := uploadsDeps{rdb: rdb, catalog: catalog, store: store, locker: lk, vod: vod, auth: g.auth, reg: reg, logger: logger}
+	routes, err := buildUploadAPI(cfg, deps, os.ReadFile)
+	if err != nil {
+		return nil, err
+	}
+	stopReaper, err := startReaper(ctx, cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, stopReaper)
+
 	maxSize := store.MaxLength() // what max-size and buffer-budget allow, as Tus-Max-Size
 	a.server, err = server.New(server.Config{
 		Listen: cfg.Listen, BasePath: cfg.BasePath, StoreComposer: composer, MaxSize: maxSize,
 		CORSOrigins: cfg.CORSOrigins, BehindProxy: cfg.BehindProxy, PublicURL: cfg.PublicURL,
-		Media: store, Gate: store, Expiry: store, Ready: map[string]server.Pinger{"redis": records}, Registry: reg,
+		Media: store, Gate: store, Expiry: store, Routes: routes, Ready: map[string]server.Pinger{"redis": records}, Registry: reg,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
 		NetworkTimeout: cfg.NetworkTimeout, RequestCompletionTimeout: cfg.RequestCompletionTimeout,
 		AcquireLockTimeout: cfg.AcquireLockTimeout, ShutdownTimeout: cfg.ShutdownTimeout,

@@ -40,6 +40,9 @@ const (
 	locker     = mod + "/locker"
 	bench      = mod + "/bench"
 	userdata   = mod + "/internal/userdata"
+	uploadlist = mod + "/internal/uploadlist"
+	uploadapi  = mod + "/internal/uploadapi"
+	reaper     = mod + "/internal/reaper"
 )
 
 // forbid says that packages under pkg must not depend on anything under the
@@ -80,6 +83,15 @@ var forbidden = []forbid{
 	{pkg: userdata, deny: []string{mod + "/cmd", mod + "/internal/server", mod + "/internal/auth", mod + "/internal/limits", tusstore, vodbridge, locker, redisstate,
 		osstest, vodtest, tusd, goRedis, aliyunOSS, aliyunVOD, aliyunCreds},
 		why: "the userData policy is a pure function of the client's value and the configuration"},
+	{pkg: uploadlist, deny: []string{cmd, server, auth, limits, locker, vodbridge, redisstate, uploadapi, reaper,
+		aliyunOSS, aliyunVOD, aliyunCreds, osstest, vodtest}, imports: true,
+		why: "the upload list is a Redis index; it learns progress through its Live interface (tusstore's types only)"},
+	{pkg: uploadapi, deny: []string{goRedis, tusstore, locker, vodbridge, redisstate, auth, server, cmd, reaper,
+		aliyunOSS, aliyunVOD, aliyunCreds}, direct: true,
+		why: "the upload API is HTTP over the list's interface; cancellation, media deletion and identity come in as functions"},
+	{pkg: reaper, deny: []string{cmd, server, auth, limits, uploadapi, locker, vodbridge, redisstate,
+		aliyunOSS, aliyunVOD, aliyunCreds, osstest, vodtest}, imports: true,
+		why: "the reaper walks the list under a Redis lease and reaps through a function; it knows no HTTP, VOD or OSS"},
 	{pkg: e2e, deny: []string{cmd, server, devstack, redisstate, tusstore, vodbridge, locker, auth, limits}, direct: true,
 		why: "end-to-end tests drive the built binary; of the module they use only the simulators and testenv"},
 }
@@ -104,6 +116,10 @@ var restricted = []onlyFrom{
 		why: "authentication is wired around the tus handler in cmd/gateway; other packages see only a tusstore.Caller"},
 	{target: userdata, allow: []string{cmd},
 		why: "the policy is wired into the server's client-metadata check in cmd/gateway"},
+	{target: uploadapi, allow: []string{cmd},
+		why: "the upload API is mounted on the server's routes in cmd/gateway"},
+	{target: reaper, allow: []string{cmd},
+		why: "the reaper runs beside the server, started in cmd/gateway"},
 	{target: limits, allow: []string{cmd},
 		why: "limits are wired around the tus handler in cmd/gateway"},
 }

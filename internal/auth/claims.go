@@ -38,6 +38,7 @@ type capClaims struct {
 	CateID          int64
 	StorageLocation string
 	AppID           string
+	Admin           bool
 }
 
 // caller validates c and returns the caller it describes.
@@ -66,6 +67,7 @@ func (c capClaims) caller() (tusstore.Caller, error) {
 		Owner:      c.Subject,
 		MaxSize:    c.MaxSize,
 		MediaTypes: slices.Clone(c.MediaTypes),
+		Admin:      c.Admin,
 		Fixed: tusstore.Fixed{
 			TemplateGroupID: c.TemplateGroupID, WorkflowID: c.WorkflowID, CateID: c.CateID,
 			StorageLocation: c.StorageLocation, AppID: c.AppID,

@@ -66,6 +66,7 @@ type jwtClaims struct {
 	CateID          flexInt    `json:"vod_cate_id"`
 	StorageLocation string     `json:"vod_storage_location"`
 	AppID           string     `json:"vod_app_id"`
+	Admin           bool       `json:"vod_admin"`
 }
 
 // jwtVerifier verifies compact JWS tokens.
@@ -126,7 +127,7 @@ func (v *jwtVerifier) verify(ctx context.Context, token string) (tusstore.Caller
 	return capClaims{
 		Subject: c.Sub, MaxSize: int64(c.MaxSize), MediaTypes: c.MediaTypes,
 		TemplateGroupID: c.TemplateGroupID, WorkflowID: c.WorkflowID, CateID: int64(c.CateID),
-		StorageLocation: c.StorageLocation, AppID: c.AppID,
+		StorageLocation: c.StorageLocation, AppID: c.AppID, Admin: c.Admin,
 	}.caller()
 }
 

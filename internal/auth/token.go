@@ -38,13 +38,14 @@ type UploadClaims struct {
 	StorageLocation string   `json:"loc,omitempty"`
 	AppID           string   `json:"app,omitempty"`
 	Nonce           string   `json:"nonce,omitempty"`
+	Admin           bool     `json:"adm,omitempty"` // may list and cancel every owner's uploads
 }
 
 func (c UploadClaims) caps() capClaims {
 	return capClaims{
 		Subject: c.Subject, MaxSize: c.MaxSize, MediaTypes: c.MediaTypes,
 		TemplateGroupID: c.TemplateGroupID, WorkflowID: c.WorkflowID, CateID: c.CateID,
-		StorageLocation: c.StorageLocation, AppID: c.AppID,
+		StorageLocation: c.StorageLocation, AppID: c.AppID, Admin: c.Admin,
 	}
 }
 

@@ -126,6 +126,26 @@ func (s *Store) Load(ctx context.Context, id string) (map[string][]byte, error) 
 	return out, nil
 }
 
+// LoadField returns one field of each record of ids, in order, in one
+// round trip (one pipeline); a missing record or field gives nil.
+func (s *Store) LoadField(ctx context.Context, ids []string, field string) ([][]byte, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGet(ctx, s.Key(id), field)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, wrap("load field", "", err)
+	}
+	out := make([][]byte, len(ids))
+	for i, c := range cmds {
+		if b, err := c.Bytes(); err == nil {
+			out[i] = b
+		}
+	}
+	return out, nil
+}
+
 // Update deletes the fields del, then sets the fields set, atomically and
 // only if fenceKey holds token (no check when fenceKey is empty). It
 // refreshes the record's TTL.

@@ -81,6 +81,11 @@ type Config struct {
 	// Expiry adds Upload-Expires to POST and PATCH responses and
 	// advertises the expiration extension. If nil, neither is done.
 	Expiry ExpiryLookup
+	// Routes are more handlers by mux pattern (e.g. the upload API at
+	// "/uploads" and "/uploads/"), served with the same request ID, access
+	// log and Retry-After handling as the tus endpoint and with its CORS
+	// origins. They authenticate for themselves.
+	Routes map[string]http.Handler
 	// Ready lists the dependencies /readyz checks, by name. If empty,
 	// /readyz answers like /healthz.
 	Ready map[string]Pinger
@@ -230,6 +235,9 @@ func New(cfg Config) (*Server, error) {
 	mux.Handle(cfg.BasePath, route(cfg.BasePath))
 	if without := strings.TrimSuffix(cfg.BasePath, "/"); without != "" {
 		mux.Handle(without, route(without))
+	}
+	for pattern, rh := range cfg.Routes {
+		mux.Handle(pattern, withCORS(cors, "GET, POST, DELETE", rh))
 	}
 	h := &health{
 		checks: cfg.Ready, timeout: DefaultReadyTimeout, retryAfter: DefaultRetryAfter,

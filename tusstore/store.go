@@ -261,6 +261,9 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 		return nil, err
 	}
 	if info.ID == "" {
+		info.ID = presetID(ctx)
+	}
+	if info.ID == "" {
 		if info.ID, err = newID(); err != nil {
 			return nil, err
 		}
@@ -272,7 +275,7 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 			return nil, s.tusError("check state", err)
 		}
 	}
-	target, err := s.cfg.VOD.CreateUpload(ctx, req)
+	target, err := s.createMedia(ctx, req)
 	if err != nil {
 		return nil, s.tusError("create media", err)
 	}
@@ -299,6 +302,11 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 		return nil, err
 	}
 	if err := s.cfg.Records.Create(ctx, u.id, fields); err != nil {
+		if hasClass(err, "Exists") {
+			// A preset ID (WithReference) whose earlier attempt recorded
+			// this very media: it is not an orphan.
+			return nil, s.tusError("create record", err)
+		}
 		s.deleteOrphan(ctx, target)
 		return nil, s.tusError("create record", err)
 	}

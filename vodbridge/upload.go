@@ -50,6 +50,10 @@ type CreateRequest struct {
 	BusinessType string
 	// MediaExt (attached media only). Default: FileName's extension.
 	MediaExt string
+	// ReferenceID is a custom ID, unique per account (video only; 6–64
+	// letters, digits, '-' and '_'): a video created with it can be found
+	// again with [Client.RefreshUploadByReference].
+	ReferenceID string
 }
 
 // CreateUpload creates a media of req.Type in VOD and returns where to upload
@@ -148,8 +152,34 @@ func (c *Client) RefreshUpload(ctx context.Context, videoID string) (Target, err
 	if err := checkID("refresh upload", videoID); err != nil {
 		return Target{}, err
 	}
+	return c.refresh(ctx, videoID, &vod.RefreshUploadVideoRequest{VideoId: dara.String(videoID)})
+}
+
+// RefreshUploadByReference is RefreshUpload for the video created with
+// CreateRequest.ReferenceID ref: it finds a video whose creation's answer
+// was lost. Errors as RefreshUpload's (ErrNotFound when no video has ref).
+func (c *Client) RefreshUploadByReference(ctx context.Context, ref string) (Target, error) {
+	if !validReference(ref) {
+		return Target{}, fmt.Errorf("vodbridge: refresh upload: bad reference id %q: %w", ref, ErrInvalidArgument)
+	}
+	return c.refresh(ctx, "", &vod.RefreshUploadVideoRequest{ReferenceId: dara.String(ref)})
+}
+
+// validReference reports whether ref is a valid VOD ReferenceId.
+func validReference(ref string) bool {
+	if len(ref) < 6 || len(ref) > 64 {
+		return false
+	}
+	for _, r := range ref {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Client) refresh(ctx context.Context, videoID string, in *vod.RefreshUploadVideoRequest) (Target, error) {
 	const op = "RefreshUploadVideo"
-	in := &vod.RefreshUploadVideoRequest{VideoId: dara.String(videoID)}
 	var issued time.Time
 	var id, addr, auth string
 	err := c.call(ctx, op, true, func(ctx context.Context, sdk *vod.Client, rt *dara.RuntimeOptions) error {
@@ -200,6 +230,7 @@ func videoRequest(r CreateRequest) *vod.CreateUploadVideoRequest {
 		StorageLocation: optString(r.StorageLocation),
 		AppId:           optString(r.AppID),
 		UserData:        optString(r.UserData),
+		ReferenceId:     optString(r.ReferenceID),
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/tus/tusd/v2/pkg/handler"
 
 	"github.com/vodgate/vodgate/internal/auth"
+	"github.com/vodgate/vodgate/internal/idempotency"
 	"github.com/vodgate/vodgate/internal/reaper"
 	"github.com/vodgate/vodgate/internal/uploadapi"
 	"github.com/vodgate/vodgate/internal/uploadlist"
@@ -100,6 +101,22 @@ func buildUploadAPI(cfg Config, d uploadsDeps, readFile func(string) ([]byte, er
 		routes[p] = api
 	}
 	return routes, nil
+}
+
+// buildIdempotency makes tus creations with an Idempotency-Key idempotent.
+func buildIdempotency(cfg Config, d uploadsDeps) (*idempotency.Keys, error) {
+	return idempotency.New(idempotency.Config{
+		Redis: d.rdb, Prefix: cfg.RedisPrefix, BasePath: cfg.BasePath, PublicURL: cfg.PublicURL,
+		OwnerOf: auth.OwnerOf, WithReference: tusstore.WithReference,
+		Progress: func(ctx context.Context, id string) (int64, bool, error) {
+			p, err := d.store.Progress(ctx, []string{id})
+			if err != nil {
+				return 0, false, err
+			}
+			return p[0].Offset, p[0].Found, nil
+		},
+		Registry: d.reg, Logger: d.logger,
+	})
 }
 
 // startReaper runs the reaper until the returned stop is called.

@@ -157,6 +157,10 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 	if err != nil {
 		return nil, err
 	}
+	idem, err := buildIdempotency(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
 	stopReaper, err := startReaper(ctx, cfg, deps)
 	if err != nil {
 		return nil, err
@@ -171,7 +175,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
 		NetworkTimeout: cfg.NetworkTimeout, RequestCompletionTimeout: cfg.RequestCompletionTimeout,
 		AcquireLockTimeout: cfg.AcquireLockTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
-		TusMiddleware: func(h http.Handler) http.Handler { return g.middleware(withBodyLength(h)) },
+		TusMiddleware: func(h http.Handler) http.Handler { return g.middleware(idem.Middleware(withBodyLength(h))) },
 		CheckClientMetadata: func(m handler.MetaData) error {
 			return userdata.Policy{CallbackHosts: cfg.UserDataCallbackHosts, ClientExtend: cfg.UserDataClientExtend}.Check(m["userData"])
 		},

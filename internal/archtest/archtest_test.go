@@ -43,6 +43,7 @@ const (
 	uploadlist = mod + "/internal/uploadlist"
 	uploadapi  = mod + "/internal/uploadapi"
 	reaper     = mod + "/internal/reaper"
+	idem       = mod + "/internal/idempotency"
 )
 
 // forbid says that packages under pkg must not depend on anything under the
@@ -92,6 +93,9 @@ var forbidden = []forbid{
 	{pkg: reaper, deny: []string{cmd, server, auth, limits, uploadapi, locker, vodbridge, redisstate,
 		aliyunOSS, aliyunVOD, aliyunCreds, osstest, vodtest}, imports: true,
 		why: "the reaper walks the list under a Redis lease and reaps through a function; it knows no HTTP, VOD or OSS"},
+	{pkg: idem, deny: []string{tusstore, cmd, server, auth, limits, locker, vodbridge, redisstate, uploadapi, uploadlist, reaper,
+		tusd, aliyunOSS, aliyunVOD, aliyunCreds, osstest, vodtest},
+		why: "idempotent creation is HTTP middleware on Redis; the store's reference and progress come in as functions"},
 	{pkg: e2e, deny: []string{cmd, server, devstack, redisstate, tusstore, vodbridge, locker, auth, limits}, direct: true,
 		why: "end-to-end tests drive the built binary; of the module they use only the simulators and testenv"},
 }
@@ -118,6 +122,8 @@ var restricted = []onlyFrom{
 		why: "the policy is wired into the server's client-metadata check in cmd/gateway"},
 	{target: uploadapi, allow: []string{cmd},
 		why: "the upload API is mounted on the server's routes in cmd/gateway"},
+	{target: idem, allow: []string{cmd},
+		why: "the middleware is wired into the tus chain in cmd/gateway"},
 	{target: reaper, allow: []string{cmd},
 		why: "the reaper runs beside the server, started in cmd/gateway"},
 	{target: limits, allow: []string{cmd},

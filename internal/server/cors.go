@@ -14,7 +14,8 @@ import (
 // read response headers listed in Access-Control-Expose-Headers.
 const (
 	extraExposeHeaders = "Upload-Expires, " + HeaderMediaID + ", " + HeaderMediaType + ", " + HeaderRequestID +
-		", Retry-After, WWW-Authenticate"
+		", Retry-After, WWW-Authenticate, Idempotent-Replayed"
+	extraAllowHeaders = "Idempotency-Key"
 	corsAllowMethods = "POST, HEAD, PATCH, DELETE, OPTIONS"
 )
 
@@ -31,6 +32,7 @@ func CORSConfig(origins []string) (*handler.CorsConfig, error) {
 	c := handler.DefaultCorsConfig
 	c.AllowMethods = corsAllowMethods
 	c.ExposeHeaders += ", " + extraExposeHeaders
+	c.AllowHeaders += ", " + extraAllowHeaders
 	if len(origins) == 0 {
 		c.Disable = true
 		return &c, nil

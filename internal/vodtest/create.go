@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,9 @@ type uploadAuth struct {
 	Region          string
 }
 
+// referencePattern is what VOD accepts as a ReferenceId, unique per account.
+var referencePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{6,64}$`)
+
 func (s *Server) createUploadVideo(_ context.Context, req *request) (map[string]any, *apiError) {
 	p := req.params
 	if p["Title"] == "" {
@@ -66,6 +70,14 @@ func (s *Server) createUploadVideo(_ context.Context, req *request) (map[string]
 	}
 	if tg := p["TemplateGroupId"]; tg != "" && p["WorkflowId"] == "" && !s.templates[tg] {
 		return nil, newError(http.StatusNotFound, codeTemplateNotFound, "The specified template group %q does not exist.", tg)
+	}
+	if ref, ok := p["ReferenceId"]; ok {
+		if !referencePattern.MatchString(ref) {
+			return nil, errInvalid("ReferenceId")
+		}
+		if _, aerr := s.lookupVideo(map[string]string{"ReferenceId": ref}); aerr == nil {
+			return nil, newError(http.StatusBadRequest, "InvalidParameter.ReferenceId", "The ReferenceId %q already exists.", ref)
+		}
 	}
 	rec := &mediaRec{Media: Media{
 		ID: randHex(16), Type: MediaVideo, Title: p["Title"], FileName: p["FileName"], Status: StatusUploading,

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/vodgate/vodgate/internal/auth"
+	"github.com/vodgate/vodgate/internal/idempotency"
 	"github.com/vodgate/vodgate/internal/limits"
 	"github.com/vodgate/vodgate/internal/reaper"
 	"github.com/vodgate/vodgate/internal/server"
@@ -109,13 +110,15 @@ type Config struct {
 	LimitBodyIdleTimeout time.Duration `yaml:"limit-body-idle-timeout" usage:"cut a request body after this long without a byte (408); 0: only network-timeout"`
 
 	// The upload API, its history and the reaper
-	APIBasePath     string        `yaml:"api-base-path" usage:"URL path of the JSON upload API (list, find, cancel, clear uploads)"`
-	APIAdminKeyFile string        `yaml:"api-admin-key-file" usage:"file of bearer keys (one per line, 32+ bytes) that use the upload API as an admin, seeing every owner"`
-	HistoryTTL      time.Duration `yaml:"history-ttl" usage:"how long ended uploads stay in the upload list"`
-	StallAfter      time.Duration `yaml:"stall-after" usage:"an upload without a byte for this long is listed as stalled"`
-	ExpiredMedia    string        `yaml:"expired-media" usage:"what the reaper does with the VOD media of an expired upload: delete or keep"`
-	ReaperInterval  time.Duration `yaml:"reaper-interval" usage:"time between reaper passes over expired uploads (one instance reaps at a time)"`
-	ReaperVODQPS    float64       `yaml:"reaper-vod-qps" usage:"uploads the reaper ends per second, to keep its VOD calls under VOD's per-account limits"`
+	APIBasePath           string        `yaml:"api-base-path" usage:"URL path of the JSON upload API (list, find, cancel, clear uploads)"`
+	APIAdminKeyFile       string        `yaml:"api-admin-key-file" usage:"file of bearer keys (one per line, 32+ bytes) that use the upload API as an admin, seeing every owner"`
+	HistoryTTL            time.Duration `yaml:"history-ttl" usage:"how long ended uploads stay in the upload list"`
+	StallAfter            time.Duration `yaml:"stall-after" usage:"an upload without a byte for this long is listed as stalled"`
+	ExpiredMedia          string        `yaml:"expired-media" usage:"what the reaper does with the VOD media of an expired upload: delete or keep"`
+	ReaperInterval        time.Duration `yaml:"reaper-interval" usage:"time between reaper passes over expired uploads (one instance reaps at a time)"`
+	ReaperVODQPS          float64       `yaml:"reaper-vod-qps" usage:"uploads the reaper ends per second, to keep its VOD calls under VOD's per-account limits"`
+	IdempotencyTTL        time.Duration `yaml:"idempotency-ttl" usage:"how long an Idempotency-Key on a tus creation is remembered per owner"`
+	IdempotencyStaleAfter time.Duration `yaml:"idempotency-stale-after" usage:"how long a creation with an Idempotency-Key may run before a retry takes over (its first request died)"`
 
 	// Development mode
 	Dev            bool   `yaml:"dev" usage:"run with in-process OSS/VOD simulators and an embedded Redis (no cloud account needed)"`
@@ -193,6 +196,9 @@ func DefaultConfig() Config {
 		ExpiredMedia:   "delete",
 		ReaperInterval: reaper.DefaultInterval,
 		ReaperVODQPS:   reaper.DefaultVODQPS,
+
+		IdempotencyTTL:        idempotency.DefaultTTL,
+		IdempotencyStaleAfter: idempotency.DefaultStaleAfter,
 
 		DevDataDir:     DefaultDevDataDir,
 		DevOSSListen:   DefaultDevOSSListen,

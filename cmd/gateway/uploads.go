@@ -115,7 +115,7 @@ func buildIdempotency(cfg Config, d uploadsDeps) (*idempotency.Keys, error) {
 			}
 			return p[0].Offset, p[0].Found, nil
 		},
-		Registry: d.reg, Logger: d.logger,
+		TTL: cfg.IdempotencyTTL, StaleAfter: cfg.IdempotencyStaleAfter, Registry: d.reg, Logger: d.logger,
 	})
 }
 

@@ -163,6 +163,8 @@ func (c *Config) Validate() error {
 	positive("history-ttl", c.HistoryTTL)
 	positive("stall-after", c.StallAfter)
 	positive("reaper-interval", c.ReaperInterval)
+	positive("idempotency-ttl", c.IdempotencyTTL)
+	positive("idempotency-stale-after", c.IdempotencyStaleAfter)
 	if c.ReaperVODQPS <= 0 {
 		bad("reaper-vod-qps", c.ReaperVODQPS, ErrRange, "must be positive")
 	}

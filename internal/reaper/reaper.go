@@ -130,8 +130,9 @@ func (r *Reaper) Run(ctx context.Context) {
 
 func (r *Reaper) leaseKey() string { return r.cfg.Prefix + ":reaper:lease" }
 
-// leaseTTL outlives a pass's pauses; it is renewed between batches.
-func (r *Reaper) leaseTTL() time.Duration { return max(2*r.cfg.Interval, 30*time.Second) }
+// leaseTTL outlives a pass's pauses; it is renewed after every batch and
+// every reaped upload, so a reaper that died frees it soon.
+func (r *Reaper) leaseTTL() time.Duration { return max(2*r.cfg.Interval, 10*time.Second) }
 
 var renewScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -171,14 +172,22 @@ func (r *Reaper) Pass(ctx context.Context) error {
 			return err
 		}
 		score, after = scores[len(scores)-1], ids[len(ids)-1]
-		n, err := renewScript.Run(ctx, r.cfg.Redis, []string{r.leaseKey()}, r.token, r.leaseTTL().Milliseconds()).Int()
-		if err != nil {
-			return fmt.Errorf("reaper: renew lease: %w", err)
-		}
-		if n == 0 {
-			return errors.New("reaper: lease lost mid-pass")
+		if err := r.renew(ctx); err != nil {
+			return err
 		}
 	}
+}
+
+// renew extends the lease; it fails when another instance holds it now.
+func (r *Reaper) renew(ctx context.Context) error {
+	n, err := renewScript.Run(ctx, r.cfg.Redis, []string{r.leaseKey()}, r.token, r.leaseTTL().Milliseconds()).Int()
+	if err != nil {
+		return fmt.Errorf("reaper: renew lease: %w", err)
+	}
+	if n == 0 {
+		return errors.New("reaper: lease lost mid-pass")
+	}
+	return nil
 }
 
 // batch reaps the expired uploads among ids and reconciles the list with
@@ -198,6 +207,9 @@ func (r *Reaper) batch(ctx context.Context, ids []string) error {
 			r.reconcile(ctx, id, tusstore.StateComplete, p.Offset)
 		case now.After(p.Expires):
 			if err := r.limiter.Wait(ctx); err != nil {
+				return err
+			}
+			if err := r.renew(ctx); err != nil {
 				return err
 			}
 			r.reap(ctx, id)

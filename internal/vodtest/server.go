@@ -144,7 +144,9 @@ type Server struct {
 	calls    []Call
 	faults   map[string][]*fault
 	latency  time.Duration
-	nonces   map[string]time.Time
+	// replyDelay holds answers per action (SetReplyDelay).
+	replyDelay map[string]time.Duration
+	nonces     map[string]time.Time
 
 	cb *notifier // event callbacks; see callbacks.go and deliver.go
 }
@@ -293,6 +295,18 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.latency = d
 }
 
+// SetReplyDelay holds the answer to every call of action for d after the
+// call took effect (0 clears it), so a test can kill the caller between
+// VOD doing something and the caller learning of it.
+func (s *Server) SetReplyDelay(action string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.replyDelay == nil {
+		s.replyDelay = map[string]time.Duration{}
+	}
+	s.replyDelay[action] = d
+}
+
 // ExpireAll makes every issued upload credential expire now (it delegates to the OSS simulator,
 // so it affects that simulator's other credentials too).
 func (s *Server) ExpireAll() { s.cfg.OSS.ExpireAll() }
@@ -370,6 +384,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.cfg.Clock()
 	resp, cred, aerr := s.handle(r, action, params, body, now)
+	s.mu.Lock()
+	hold := s.replyDelay[action]
+	s.mu.Unlock()
+	if hold > 0 {
+		select { // the action took effect; its answer comes late, or never
+		case <-time.After(hold):
+		case <-r.Context().Done():
+		}
+	}
 	status, code := http.StatusOK, ""
 	if aerr != nil {
 		status, code = aerr.Status, aerr.Code

@@ -16,7 +16,7 @@ const (
 	extraExposeHeaders = "Upload-Expires, " + HeaderMediaID + ", " + HeaderMediaType + ", " + HeaderRequestID +
 		", Retry-After, WWW-Authenticate, Idempotent-Replayed"
 	extraAllowHeaders = "Idempotency-Key"
-	corsAllowMethods = "POST, HEAD, PATCH, DELETE, OPTIONS"
+	corsAllowMethods  = "POST, HEAD, PATCH, DELETE, OPTIONS"
 )
 
 // CORSConfig returns tusd's CORS configuration for the allowed origins.

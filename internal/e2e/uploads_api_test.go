@@ -246,3 +246,96 @@ func TestUploadAPIManyUploads(t *testing.T) {
 		t.Fatalf("alice's clear touched bob's list: %d items", len(got))
 	}
 }
+
+// createMany creates n empty-bodied uploads of 1000 bytes as tok's owner,
+// 8 at a time, and returns their IDs.
+func createMany(t testing.TB, endpoint, tok string, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			r := tusDo(t, http.MethodPost, endpoint, authHeader(tok, map[string]string{
+				"Upload-Length": "1000", "Upload-Metadata": encodeMetadata(map[string]string{"filename": fmt.Sprintf("p%04d.mp4", i)}),
+			}), nil)
+			if r.Status != http.StatusCreated {
+				t.Errorf("POST = %d %s", r.Status, r.Body)
+				return
+			}
+			loc := r.Header.Get("Location")
+			ids[i] = loc[strings.LastIndex(loc, "/")+1:]
+		}()
+	}
+	wg.Wait()
+	return ids
+}
+
+// Issue 14: 1,000 uploads listed 7 at a time while 100 more are created,
+// 50 cancelled and 50 cancelled and removed from the list: no item appears
+// twice, and every item that existed before and was not removed is seen.
+func TestUploadAPIPaginationUnderChange(t *testing.T) {
+	_, keyFile := writeSecretFile(t, "upload-token-keys")
+	s := newStack(t, stackOptions{Env: map[string]string{"VODGATE_AUTH_UPLOAD_TOKEN_KEY_FILE": keyFile}})
+	alice := mintToken(t, keyFile, "alice", 10*time.Minute)
+	api := s.GW.URL() + "/uploads"
+	ids := createMany(t, s.GW.Endpoint(), alice, 1000)
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	removed := map[string]bool{}
+	for _, id := range ids[500:550] {
+		removed[id] = true
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		<-start
+		createMany(t, s.GW.Endpoint(), alice, 100)
+	}()
+	go func() {
+		defer wg.Done()
+		<-start
+		for i, id := range ids[450:550] {
+			if code := apiDo(t, http.MethodDelete, api+"/"+id, alice, nil, nil); code != http.StatusNoContent {
+				t.Errorf("cancel %s = %d", id, code)
+			}
+			if i >= 50 { // cancelled, then removed from the list
+				if code := apiDo(t, http.MethodDelete, api+"/"+id, alice, nil, nil); code != http.StatusNoContent {
+					t.Errorf("remove %s = %d", id, code)
+				}
+			}
+		}
+	}()
+	close(start)
+	seen := map[string]int{}
+	for _, it := range listAll(t, api, alice, "", 7) {
+		seen[it.ID]++
+	}
+	wg.Wait()
+	for id, c := range seen {
+		if c > 1 {
+			t.Errorf("upload %s listed %d times", id, c)
+		}
+	}
+	missed := 0
+	for _, id := range ids {
+		if !removed[id] && seen[id] == 0 {
+			missed++
+		}
+	}
+	if missed > 0 {
+		t.Errorf("%d surviving uploads were never listed", missed)
+	}
+	final := listAll(t, api, alice, "", 500)
+	if st := byState(final); len(final) != 1050 || st["cancelled"] != 50 {
+		t.Errorf("after the changes: %d listed (%v), want 1050 with 50 cancelled", len(final), st)
+	}
+}

@@ -131,20 +131,21 @@ func (c *Catalog) Created(ctx context.Context, s tusstore.Summary) error {
 		return fmt.Errorf("uploadlist: encode %s: %w", s.ID, err)
 	}
 	score := float64(s.Created.UnixMicro()) // exact in a float64 until 2255
-	// The item first: an ID found in a sorted set always has its item
-	// unless it is being removed.
-	if err := c.rdb.HSet(ctx, c.itemKey(s.ID), "meta", b).Err(); err != nil {
-		return fmt.Errorf("uploadlist: add %s: %w", s.ID, err)
-	}
+	// One round trip. The item is written first (on one Redis, a pipeline
+	// runs in order), so an ID found in a sorted set has its item; on a
+	// cluster a reader may briefly find the ID first, and skips it.
 	pipe := c.rdb.Pipeline()
+	pipe.HSet(ctx, c.itemKey(s.ID), "meta", b)
 	pipe.PExpire(ctx, c.itemKey(s.ID), liveSlack+c.historyTTL)
 	for _, k := range []string{c.ownerKey(s.Owner), c.allKey(), c.liveKey()} {
 		pipe.ZAdd(ctx, k, redis.Z{Score: score, Member: s.ID})
 	}
-	// Forget IDs whose items have certainly expired.
-	cutoff := strconv.FormatInt(c.clock().Add(-liveSlack-c.historyTTL).UnixMicro(), 10)
-	pipe.ZRemRangeByScore(ctx, c.ownerKey(s.Owner), "-inf", "("+cutoff)
-	pipe.ZRemRangeByScore(ctx, c.allKey(), "-inf", "("+cutoff)
+	if s.Created.UnixMicro()%64 == 0 {
+		// Now and then, forget IDs whose items have certainly expired.
+		cutoff := strconv.FormatInt(c.clock().Add(-liveSlack-c.historyTTL).UnixMicro(), 10)
+		pipe.ZRemRangeByScore(ctx, c.ownerKey(s.Owner), "-inf", "("+cutoff)
+		pipe.ZRemRangeByScore(ctx, c.allKey(), "-inf", "("+cutoff)
+	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("uploadlist: index %s: %w", s.ID, err)
 	}

@@ -112,6 +112,9 @@ type Config struct {
 	DevOSSListen   string `yaml:"dev-oss-listen" usage:"-dev: address of the OSS simulator"`
 	DevVODListen   string `yaml:"dev-vod-listen" usage:"-dev: address of the VOD simulator"`
 	DevRedisListen string `yaml:"dev-redis-listen" usage:"-dev: address of the embedded Redis"`
+
+	// Browser page (internal/devpage)
+	DemoPage bool `yaml:"demo-page" usage:"serve the upload page (Uppy) at / also without -dev (it always is with -dev)"`
 }
 
 // Defaults not owned by a library package.

@@ -62,6 +62,7 @@ func run(args []string, env Env, stdout, stderr io.Writer) int {
 	}
 	if a.dev != nil {
 		fmt.Fprint(stdout, a.dev.Banner(tusURL(a.ln.Addr().String(), cfg.BasePath), bannerTokenCmd(cfg)))
+		fmt.Fprintf(stdout, "\nOr open %s in a browser: drop files, watch them become VOD media.\n\n", tusURL(a.ln.Addr().String(), "/"))
 	}
 	code := 0
 	if err := a.server.Serve(ctx, a.ln); err != nil {

@@ -147,6 +147,10 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 	}
 	lk.RegisterMetrics(reg)
 
+	routes, err := pageRoutes(cfg, a.dev, g.auth.Enabled(), logger)
+	if err != nil {
+		return nil, err
+	}
 	maxSize := store.MaxLength() // what max-size and buffer-budget allow, as Tus-Max-Size
 	a.server, err = server.New(server.Config{
 		Listen: cfg.Listen, BasePath: cfg.BasePath, StoreComposer: composer, MaxSize: maxSize,
@@ -162,6 +166,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 		PreUploadCreate:   g.auth.PreUploadCreate,
 		PreFinishResponse: g.limits.PreFinishResponse,
 		Logger:            logger,
+		Routes:            routes,
 	})
 	if err != nil {
 		return nil, err

@@ -40,6 +40,7 @@ const (
 	locker     = mod + "/locker"
 	bench      = mod + "/bench"
 	userdata   = mod + "/internal/userdata"
+	devpage    = mod + "/internal/devpage"
 )
 
 // forbid says that packages under pkg must not depend on anything under the
@@ -80,6 +81,9 @@ var forbidden = []forbid{
 	{pkg: userdata, deny: []string{mod + "/cmd", mod + "/internal/server", mod + "/internal/auth", mod + "/internal/limits", tusstore, vodbridge, locker, redisstate,
 		osstest, vodtest, tusd, goRedis, aliyunOSS, aliyunVOD, aliyunCreds},
 		why: "the userData policy is a pure function of the client's value and the configuration"},
+	{pkg: devpage, deny: []string{mod + "/cmd", server, auth, limits, devstack, tusstore, vodbridge, locker, redisstate,
+		userdata, osstest, vodtest, tusd, goRedis, miniredis, aliyunOSS, aliyunVOD, aliyunCreds},
+		why: "the -dev page is static files and one HTTP GET to the VOD simulator's inspection API; it knows neither tus nor the gateway"},
 	{pkg: e2e, deny: []string{cmd, server, devstack, redisstate, tusstore, vodbridge, locker, auth, limits}, direct: true,
 		why: "end-to-end tests drive the built binary; of the module they use only the simulators and testenv"},
 }
@@ -104,6 +108,8 @@ var restricted = []onlyFrom{
 		why: "authentication is wired around the tus handler in cmd/gateway; other packages see only a tusstore.Caller"},
 	{target: userdata, allow: []string{cmd},
 		why: "the policy is wired into the server's client-metadata check in cmd/gateway"},
+	{target: devpage, allow: []string{cmd},
+		why: "the page is mounted by cmd/gateway, only with -dev or demo-page"},
 	{target: limits, allow: []string{cmd},
 		why: "limits are wired around the tus handler in cmd/gateway"},
 }

@@ -108,6 +108,10 @@ type Config struct {
 	MaxHeaderBytes int
 	// Logger receives access logs and tusd's logs. Default: slog.Default().
 	Logger *slog.Logger
+	// Routes adds handlers by http.ServeMux pattern (e.g. the -dev page's
+	// "GET /{$}"), behind the request ID and access log middleware. A
+	// pattern that conflicts with the server's own routes makes New fail.
+	Routes map[string]http.Handler
 }
 
 func (c *Config) setDefaults() {
@@ -242,8 +246,25 @@ func New(cfg Config) (*Server, error) {
 			Registry: cfg.Registry, ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 		}))
 	}
+	for pattern, rh := range cfg.Routes {
+		if err := handleSafe(mux, pattern, rh); err != nil {
+			return nil, fmt.Errorf("server: config: route %q: %w", pattern, err)
+		}
+	}
 	s.handler = withRequestID(al.wrap(withRetryAfter(DefaultRetryAfter, mux)))
 	return s, nil
+}
+
+// handleSafe registers h for pattern, turning the mux's panic on a
+// malformed or conflicting pattern into an error.
+func handleSafe(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	mux.Handle(pattern, h)
+	return nil
 }
 
 // Handler returns the server's root handler (all routes and middleware),

@@ -115,6 +115,9 @@ type Config struct {
 
 	// Browser page (internal/devpage)
 	DemoPage bool `yaml:"demo-page" usage:"serve the upload page (Uppy) at / also without -dev (it always is with -dev)"`
+
+	// Tracing (internal/tracing); the exporter is configured by OTEL_* variables.
+	Tracing bool `yaml:"tracing" usage:"export OpenTelemetry traces over OTLP (also on when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER=otlp is set)"`
 }
 
 // Defaults not owned by a library package.

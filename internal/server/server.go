@@ -112,6 +112,10 @@ type Config struct {
 	// "GET /{$}"), behind the request ID and access log middleware. A
 	// pattern that conflicts with the server's own routes makes New fail.
 	Routes map[string]http.Handler
+	// Outer, if set, wraps the whole handler, outside the request ID and
+	// access log middleware, so what it puts in the request context (a
+	// trace span) reaches every log line of the request.
+	Outer func(http.Handler) http.Handler
 }
 
 func (c *Config) setDefaults() {
@@ -252,6 +256,9 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.handler = withRequestID(al.wrap(withRetryAfter(DefaultRetryAfter, mux)))
+	if cfg.Outer != nil {
+		s.handler = cfg.Outer(s.handler)
+	}
 	return s, nil
 }
 

@@ -20,6 +20,10 @@ func pageRoutes(cfg Config, dev *devstack.Stack, authOn bool, logger *slog.Logge
 	if !strings.HasSuffix(base, "/") {
 		base += "/"
 	}
+	if base == "/" {
+		logger.Warn("DemoPageDisabled", "message", "base-path / leaves no room for the page at /")
+		return nil, nil
+	}
 	pc := devpage.Config{Endpoint: base, Auth: authOn, Logger: logger.With("component", "devpage")}
 	if dev != nil {
 		pc.VODURL, pc.OSSURL = dev.VODURL(), dev.OSSURL()

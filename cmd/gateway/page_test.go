@@ -10,16 +10,18 @@ func TestPageRoutes(t *testing.T) {
 	tests := []struct {
 		name      string
 		dev, demo bool
+		basePath  string
 		want      bool
 	}{
-		{"default", false, false, false},
-		{"demo-page", false, true, true},
-		{"dev", true, false, true},
+		{"default", false, false, "/files/", false},
+		{"demo-page", false, true, "/files/", true},
+		{"dev", true, false, "/files", true},
+		{"tus at the root", true, false, "/", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := DefaultConfig()
-			cfg.Dev, cfg.DemoPage = tt.dev, tt.demo
+			cfg.Dev, cfg.DemoPage, cfg.BasePath = tt.dev, tt.demo, tt.basePath
 			rs, err := pageRoutes(cfg, nil, false, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)

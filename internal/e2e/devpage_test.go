@@ -45,7 +45,8 @@ type devPageResult struct {
 	Rows []struct {
 		Name, Progress, MediaID, Status, StatusLink string
 	} `json:"rows"`
-	Links []string `json:"links"`
+	Links     []string `json:"links"`
+	AuthShown bool     `json:"authShown"`
 }
 
 // artifactDir is where tests leave files for people to look at:
@@ -96,24 +97,14 @@ func TestDevPageChromium(t *testing.T) {
 	}
 	shot := filepath.Join(artifactDir(t), "devpage-"+time.Now().UTC().Format("20060102T150405")+".png")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	arg, _ := json.Marshal(map[string]any{
+	res := driveDevPage(t, node, map[string]any{
 		"pageUrl": g.URL() + "/?chunkSize=1048576", "chromium": chromium, "files": paths,
 		"pauseName": "clip-large.mov", "pauseMs": 1000, "screenshot": shot, "timeoutMs": 120000,
 	})
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, node, jsPath("devpage-drive.mjs"), string(arg))
-	cmd.Stderr = &stderr
-	out, runErr := cmd.Output()
-	var res devPageResult
-	if err := json.Unmarshal(bytes.TrimSpace(lastLine(out)), &res); err != nil || !res.OK {
-		t.Fatalf("driver: %v / %v: %s\nstdout: %s\nstderr:\n%s", runErr, err, res.Error, out, stderr.String())
-	}
-	if testing.Verbose() {
-		t.Logf("driver stderr:\n%s", stderr.String())
-	}
 	t.Logf("screenshot: %s", shot)
+	if res.AuthShown {
+		t.Error("token field shown with authentication off")
+	}
 
 	// The pause happened mid-upload and held.
 	p := res.Pause
@@ -172,6 +163,68 @@ func TestDevPageChromium(t *testing.T) {
 	img, err := png.Decode(f)
 	if err != nil || img.Bounds().Dx() < 800 || img.Bounds().Dy() < 600 {
 		t.Errorf("screenshot %s: %v, bounds %v", shot, err, img.Bounds())
+	}
+}
+
+// driveDevPage runs js/devpage-drive.mjs with args and returns its result;
+// a failed run is fatal.
+func driveDevPage(t *testing.T, node string, args map[string]any) devPageResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	arg, _ := json.Marshal(args)
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, node, jsPath("devpage-drive.mjs"), string(arg))
+	cmd.Stderr = &stderr
+	out, runErr := cmd.Output()
+	var res devPageResult
+	if err := json.Unmarshal(bytes.TrimSpace(lastLine(out)), &res); err != nil || !res.OK {
+		t.Fatalf("driver: %v / %v: %s\nstdout: %s\nstderr:\n%s", runErr, err, res.Error, out, stderr.String())
+	}
+	if testing.Verbose() {
+		t.Logf("driver stderr:\n%s", stderr.String())
+	}
+	return res
+}
+
+// TestDevPageChromiumAuth: with authentication on in -dev, the page shows
+// its token field; an upload token typed into it is sent with every tus
+// request (the gateway refuses requests without one).
+func TestDevPageChromiumAuth(t *testing.T) {
+	node := testenv.Node(t)
+	chromium := testenv.Chromium(t)
+	bin := testenv.GatewayBin(t)
+	_, keyFile := writeSecretFile(t, "upload-token-keys")
+	vodAddr := freeAddr(t)
+	g := newGatewayProc(t, "gateway-dev-auth", bin, map[string]string{
+		"VODGATE_DEV": "true", "VODGATE_DEV_DATA_DIR": t.TempDir(), "VODGATE_AUTH_UPLOAD_TOKEN_KEY_FILE": keyFile,
+		"VODGATE_DEV_OSS_LISTEN": freeAddr(t), "VODGATE_DEV_VOD_LISTEN": vodAddr, "VODGATE_DEV_REDIS_LISTEN": freeAddr(t),
+	})
+	req, _ := http.NewRequest(http.MethodPost, g.Endpoint(), nil)
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	req.Header.Set("Upload-Length", "10")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("POST without a token: %v %v, want 401", res, err)
+	}
+	src := makeSource(t, 700*KiB, 3)
+	p := filepath.Join(t.TempDir(), "with-token.mp4")
+	if err := os.Rename(src.Path, p); err != nil {
+		t.Fatal(err)
+	}
+	res := driveDevPage(t, node, map[string]any{
+		"pageUrl": g.URL() + "/", "chromium": chromium, "files": []string{p},
+		"token": mintToken(t, keyFile, "page-user", time.Hour), "timeoutMs": 60000,
+	})
+	if !res.AuthShown {
+		t.Error("no token field with authentication on")
+	}
+	if len(res.Files) != 1 || !res.Files[0].Done || res.Files[0].MediaID == "" {
+		t.Fatalf("page files %+v", res.Files)
+	}
+	var m vodtest.Media
+	simGet(t, "http://"+vodAddr+"/_sim/media/"+res.Files[0].MediaID, &m)
+	if m.FileName != "with-token.mp4" || m.Size != src.Size {
+		t.Errorf("simulator media %+v, want with-token.mp4 of %d bytes", m, src.Size)
 	}
 }
 

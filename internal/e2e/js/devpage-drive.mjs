@@ -3,9 +3,11 @@
 // through the Dashboard's file input, clicks Upload, pauses one file with
 // its progress button while it uploads, resumes it, waits until every file
 // shows its VOD media ID and status in the page's table, and saves a
-// screenshot. Prints one JSON line {event:"result", ok, error, files, pause}.
+// screenshot. With token, it first types the token into the page's token
+// field (authentication on); without pauseName it pauses nothing. Prints one
+// JSON line {event:"result", ok, error, files, pause, rows, links, authShown}.
 // Usage: node devpage-drive.mjs '{"pageUrl","chromium","files":[paths],
-//   "pauseName","pauseMs","screenshot","timeoutMs"}'
+//   "pauseName","pauseMs","token","screenshot","timeoutMs"}'
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,31 +33,36 @@ try {
   await page.goto(opts.pageUrl, { timeout: 30000 });
   await page.waitForFunction(() => window.__devpage && window.__devpage.ready, null, { timeout: 30000 });
 
+  result.authShown = await page.locator('#token').isVisible();
+  if (opts.token) await page.locator('#token').fill(opts.token);
   await page.locator('input.uppy-Dashboard-input[name="files[]"]').first().setInputFiles(opts.files);
   await page.locator('button.uppy-StatusBar-actionBtn--upload').click({ timeout: 10000 });
 
   const files = () => page.evaluate(() => window.__devpage.files());
   const byName = async (name) => (await files()).find((f) => f.name === name);
-  // Pause the chosen file once some of its bytes are sent, with its button.
-  await page.waitForFunction((n) => window.__devpage.files().some((f) => f.name === n && f.progress > 0),
-    opts.pauseName, { timeout, polling: 20 });
-  const button = page.locator('.uppy-Dashboard-Item', {
-    has: page.locator('.uppy-Dashboard-Item-name', { hasText: opts.pauseName }),
-  }).locator('button.uppy-Dashboard-Item-progressIndicator');
-  await button.click({ timeout: 10000 });
-  await page.waitForFunction((n) => window.__devpage.files().some((f) => f.name === n && f.paused),
-    opts.pauseName, { timeout: 10000, polling: 20 });
-  const atPause = await byName(opts.pauseName);
-  await page.waitForTimeout(opts.pauseMs || 1000);
-  const afterWait = await byName(opts.pauseName);
-  const pausedRow = await page.locator(`#uploads tr[data-name="${opts.pauseName}"] td.progress`).textContent();
-  await button.click({ timeout: 10000 });
-  result.pause = { atPause, afterWait, pausedRow };
+  if (opts.pauseName) {
+    // Pause the chosen file once some of its bytes are sent, with its button.
+    await page.waitForFunction((n) => window.__devpage.files().some((f) => f.name === n && f.progress > 0),
+      opts.pauseName, { timeout, polling: 20 });
+    const button = page.locator('.uppy-Dashboard-Item', {
+      has: page.locator('.uppy-Dashboard-Item-name', { hasText: opts.pauseName }),
+    }).locator('button.uppy-Dashboard-Item-progressIndicator');
+    await button.click({ timeout: 10000 });
+    await page.waitForFunction((n) => window.__devpage.files().some((f) => f.name === n && f.paused),
+      opts.pauseName, { timeout: 10000, polling: 20 });
+    const atPause = await byName(opts.pauseName);
+    await page.waitForTimeout(opts.pauseMs || 1000);
+    const afterWait = await byName(opts.pauseName);
+    const pausedRow = await page.locator(`#uploads tr[data-name="${opts.pauseName}"] td.progress`).textContent();
+    await button.click({ timeout: 10000 });
+    result.pause = { atPause, afterWait, pausedRow };
+  }
 
-  // Every file done, with its media ID and a status in the table.
+  // Every file done, with its media ID and the simulated VOD's status after
+  // the upload (the page polls it) in the table.
   await page.waitForFunction((n) => {
     const fs = window.__devpage.files();
-    return fs.length === n && fs.every((f) => f.done && f.mediaId && f.status);
+    return fs.length === n && fs.every((f) => f.done && f.mediaId && /^(UploadSucc|Normal)$/.test(f.status));
   }, opts.files.length, { timeout, polling: 100 });
   result.files = await files();
   result.rows = await page.$$eval('#uploads tbody tr', (trs) => trs.map((tr) => ({

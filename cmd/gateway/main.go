@@ -57,7 +57,8 @@ func run(args []string, env Env, stdout, stderr io.Writer) int {
 	defer stop()
 	go func() { <-ctx.Done(); stop() }()
 
-	tr, err := tracing.Setup(ctx, tracing.Config{Env: tracing.Env(env), Configured: cfg.Tracing, ServiceVersion: version()})
+	tr, err := tracing.Setup(ctx, tracing.Config{Env: tracing.Env(env), Configured: cfg.Tracing, ServiceVersion: version(),
+		Logger: logger})
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway: %v\n", err)
 		return 2

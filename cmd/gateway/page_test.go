@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"log/slog"
+	"net"
+	"strings"
 	"testing"
 )
 
@@ -30,5 +33,22 @@ func TestPageRoutes(t *testing.T) {
 				t.Errorf("page served = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestBuildFailureReleases: a build that fails (its listen address is
+// taken) returns the error and releases what it built, without panicking.
+func TestBuildFailureReleases(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := DefaultConfig()
+	cfg.Dev, cfg.Listen, cfg.DevDataDir = true, ln.Addr().String(), t.TempDir()
+	cfg.DevOSSListen, cfg.DevVODListen, cfg.DevRedisListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	a, err := build(context.Background(), cfg, slog.New(slog.DiscardHandler), nil)
+	if err == nil || a != nil || !strings.Contains(err.Error(), "listen") {
+		t.Fatalf("build on a taken address = %v, %v; want a listen error", a, err)
 	}
 }

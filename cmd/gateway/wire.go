@@ -65,15 +65,13 @@ func startDev(cfg *Config, logger *slog.Logger) (*devstack.Stack, error) {
 }
 
 // build constructs every dependency and listens; nothing serves yet. On
-// error, whatever was built is released.
-// tr, if not nil, traces requests, Redis commands, lock acquisitions, VOD
-// and OSS calls.
-func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tracing) (a *app, err error) {
-	a = &app{}
+// error, whatever was built is released. tr, if not nil, traces requests,
+// Redis commands, lock acquisitions, VOD and OSS calls.
+func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tracing) (_ *app, err error) {
+	a := &app{}
 	defer func() {
 		if err != nil {
-			_ = a.close()
-			a = nil
+			_ = a.close() // a, not the result, which `return nil, err` has set to nil
 		}
 	}()
 	if cfg.Dev {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
@@ -79,6 +81,10 @@ type Config struct {
 	// Exporter, if set, replaces the OTLP exporter (tests use the SDK's
 	// in-memory exporter); spans are then exported synchronously.
 	Exporter sdktrace.SpanExporter
+	// Logger receives the SDK's errors (a collector that cannot be
+	// reached) as TracingError warnings. Setup installs it as the otel
+	// library's process-wide error handler. Default: slog.Default().
+	Logger *slog.Logger
 }
 
 // Tracing is set-up tracing: the SDK's provider and W3C propagation.
@@ -123,6 +129,13 @@ func Setup(ctx context.Context, cfg Config) (*Tracing, error) {
 		}
 		opts = append(opts, sdktrace.WithBatcher(exp))
 	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		logger.Warn("TracingError", "component", "tracing", "error", err)
+	}))
 	tp := sdktrace.NewTracerProvider(opts...)
 	return &Tracing{
 		provider:   tp,

@@ -164,7 +164,7 @@ func TestMediaStatus(t *testing.T) {
 	r := p.Routes()
 	for path, want := range map[string]int{
 		"/devpage/media/0123456789abcdef0123456789abcdef": http.StatusNotFound,
-		"/devpage/media/..%2f_sim%2fcalls":               http.StatusNotFound,
+		"/devpage/media/..%2f_sim%2fcalls":                http.StatusNotFound,
 		"/devpage/media/" + strings.Repeat("a", 65):       http.StatusNotFound,
 	} {
 		if rec := get(t, r, path); rec.Code != want {

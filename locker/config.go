@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults applied by [New] to zero Config fields.
@@ -44,6 +46,9 @@ type Config struct {
 	RetryEvery time.Duration
 	// Logger receives the locker's events. If nil, slog.Default().
 	Logger *slog.Logger
+	// TracerProvider, if set, gets a "lock acquire" span for each Lock
+	// below the caller's span. If nil, nothing is traced.
+	TracerProvider trace.TracerProvider
 }
 
 // setDefaults fills zero fields and replaces invalid ones with defaults, so

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/tus/tusd/v2/pkg/handler"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // lock is the [handler.Lock] of one upload for one tus request.
@@ -53,7 +56,20 @@ func (k *lock) Lock(ctx context.Context, requestUnlock func()) error {
 	k.busy = true
 	k.mu.Unlock()
 
+	var span trace.Span
+	if k.l.tracer != nil {
+		ctx, span = k.l.tracer.Start(ctx, "lock acquire", trace.WithAttributes(attribute.String("tus.upload_id", k.id)))
+	}
 	h, err := k.l.acquire(ctx, k.id, requestUnlock)
+	if span != nil {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		} else {
+			span.SetAttributes(attribute.Int64("lock.fencing_token", h.token))
+		}
+		span.End()
+	}
 
 	k.mu.Lock()
 	k.busy = false

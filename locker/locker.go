@@ -10,17 +10,19 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/tus/tusd/v2/pkg/handler"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Locker is a [handler.Locker] whose locks live in Redis, so that several
 // gateway processes sharing one Redis exclude each other. It is safe for
 // concurrent use. The zero value is not usable; call [New].
 type Locker struct {
-	rdb redis.UniversalClient
-	cfg Config
-	log *slog.Logger
-	m   *metrics
-	s   scripts
+	rdb    redis.UniversalClient
+	cfg    Config
+	log    *slog.Logger
+	tracer trace.Tracer // nil: no spans
+	m      *metrics
+	s      scripts
 
 	mu      sync.Mutex
 	held    map[string]*holding // upload ID → lock this process holds
@@ -74,6 +76,9 @@ func New(rdb redis.UniversalClient, cfg Config) *Locker {
 		waiters: make(map[string]*waiters),
 		subDone: make(chan struct{}),
 		ready:   make(chan struct{}),
+	}
+	if cfg.TracerProvider != nil {
+		l.tracer = cfg.TracerProvider.Tracer("github.com/vodgate/vodgate/locker")
 	}
 	if bad != nil {
 		l.log.Warn("InvalidConfig", "error", bad, "ttl", cfg.TTL, "renewEvery", cfg.RenewEvery,

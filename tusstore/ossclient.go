@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/aliyun/aliyun-oss-go-sdk/oss"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // object is the OSS calls tusstore makes on the one object of an upload.
@@ -41,6 +42,15 @@ type ossObject struct {
 }
 
 func (s *Store) openObject(info *recordInfo, cred *recordCred) (object, error) {
+	o, err := s.openUntraced(info, cred)
+	if err != nil || s.tracer == nil {
+		return o, err
+	}
+	return &tracedObject{object: o, tracer: s.tracer,
+		attrs: []attribute.KeyValue{attribute.String("oss.bucket", info.Bucket), attribute.String("oss.key", info.Key)}}, nil
+}
+
+func (s *Store) openUntraced(info *recordInfo, cred *recordCred) (object, error) {
 	if s.open != nil {
 		return s.open(info, cred)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tus/tusd/v2/pkg/handler"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vodgate/vodgate/vodbridge"
 )
@@ -123,6 +124,10 @@ type Config struct {
 	Clock func() time.Time
 	// Logger receives structured logs. Default: slog.Default().
 	Logger *slog.Logger
+	// TracerProvider, if set, gets a client span per OSS call ("oss
+	// UploadPart", "oss CompleteMultipartUpload", ...) below the request's
+	// span. If nil, OSS calls are not wrapped at all.
+	TracerProvider trace.TracerProvider
 }
 
 func (c *Config) setDefaults() {
@@ -194,6 +199,7 @@ type Store struct {
 	log        *slog.Logger
 	metrics    *metrics
 	media      *mediaCache
+	tracer     trace.Tracer // nil: OSS calls are not traced
 	// open, if set, replaces the SDK adapter (tests).
 	open func(*recordInfo, *recordCred) (object, error)
 }
@@ -203,6 +209,10 @@ func New(cfg Config) (*Store, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	var tracer trace.Tracer
+	if cfg.TracerProvider != nil {
+		tracer = cfg.TracerProvider.Tracer("github.com/vodgate/vodgate/tusstore")
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -216,6 +226,7 @@ func New(cfg Config) (*Store, error) {
 		log:        cfg.Logger.With("component", "tusstore"),
 		metrics:    newMetrics(),
 		media:      newMediaCache(100_000),
+		tracer:     tracer,
 	}, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	"github.com/alibabacloud-go/tea/dara"
 	vod "github.com/alibabacloud-go/vod-20170321/v4/client"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Client calls the VOD API. It is safe for concurrent use. Build it with
@@ -30,6 +31,8 @@ type Client struct {
 	// sdks holds idle SDK clients: one is used by one attempt at a time,
 	// and reusing them saves the SDK's per-client Init.
 	sdks sync.Pool
+	// tracer makes the call spans; nil: none.
+	tracer trace.Tracer
 }
 
 // New validates cfg, applies defaults and builds a Client. It does no
@@ -56,6 +59,9 @@ func New(cfg Config) (*Client, error) {
 		transport:   tr,
 		backoffBase: DefaultBackoffBase,
 		backoffMax:  DefaultBackoffMax,
+	}
+	if cfg.TracerProvider != nil {
+		c.tracer = cfg.TracerProvider.Tracer("github.com/vodgate/vodgate/vodbridge")
 	}
 	// Build one SDK client now so endpoint resolution errors surface in New.
 	sdk, err := c.sdk()

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults applied by [New] to zero-valued [Config] fields.
@@ -58,6 +60,10 @@ type Config struct {
 	// Logger receives retry warnings and debug call records. Secrets are never
 	// logged. Default: slog.Default().
 	Logger *slog.Logger
+	// TracerProvider, if set, gets a client span "vod <Action>" per API
+	// call (retries are events on it) below the caller's span. If nil,
+	// nothing is traced.
+	TracerProvider trace.TracerProvider
 }
 
 // Sentinels carried by [ConfigError].

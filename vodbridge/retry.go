@@ -12,6 +12,9 @@ import (
 
 	"github.com/alibabacloud-go/tea/dara"
 	vod "github.com/alibabacloud-go/vod-20170321/v4/client"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // attemptFunc performs one SDK call with ctx bounding the attempt.
@@ -31,6 +34,27 @@ type attemptFunc func(ctx context.Context, sdk *vod.Client, rt *dara.RuntimeOpti
 // The returned error is prefixed "vodbridge: <op>" and wraps an *APIError
 // (VOD answered), the ctx error, or the transport error.
 func (c *Client) call(ctx context.Context, op string, idempotent bool, fn attemptFunc) error {
+	if c.tracer == nil {
+		return c.retry(ctx, op, idempotent, fn)
+	}
+	ctx, span := c.tracer.Start(ctx, "vod "+op, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("rpc.system", "aliyun-vod"), attribute.String("rpc.method", op),
+			attribute.String("server.address", c.endpoint)))
+	err := c.retry(ctx, op, idempotent, fn)
+	if err != nil {
+		var apiErr *APIError
+		if errors.As(err, &apiErr) {
+			span.SetAttributes(attribute.String("vod.error_code", apiErr.Code), attribute.String("vod.request_id", apiErr.RequestID))
+		}
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+	return err
+}
+
+// retry is call without the span.
+func (c *Client) retry(ctx context.Context, op string, idempotent bool, fn attemptFunc) error {
 	var err error
 	attempts := 0
 	for attempts < c.cfg.MaxAttempts {
@@ -38,6 +62,8 @@ func (c *Client) call(ctx context.Context, op string, idempotent bool, fn attemp
 			d := c.backoff(attempts)
 			c.logger.LogAttrs(ctx, slog.LevelWarn, "VODRetry", slog.String("op", op),
 				slog.Int("attempt", attempts+1), slog.Duration("delay", d), slog.String("error", err.Error()))
+			trace.SpanFromContext(ctx).AddEvent("retry", trace.WithAttributes(attribute.Int("attempt", attempts+1),
+				attribute.String("error", err.Error())))
 			if werr := sleep(ctx, d); werr != nil {
 				return fmt.Errorf("vodbridge: %s: %w (while backing off after: %w)", op, werr, err)
 			}

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Upload benchmark: tus-js-client (Node) -> gateway -dev (in-process OSS/VOD
 # simulators + embedded Redis). Uploads one file in a single PATCH and in
-# chunks, checks that the simulated OSS object has the source's SHA-256, and
-# prints a markdown table with throughput and the gateway's peak RSS (VmHWM).
+# chunks, each without and with OpenTelemetry tracing (OTLP over HTTP to a
+# local receiver that counts the export requests), checks that the simulated
+# OSS object has the source's SHA-256, and prints a markdown table with
+# throughput and the gateway's peak RSS (VmHWM).
 #
 #   bash bench/upload/run.sh                 # 1 GiB, one PATCH and 8 MiB chunks
 #   bash bench/upload/run.sh --size-mib 256  # another size
@@ -24,7 +26,7 @@ while [ $# -gt 0 ]; do
 	--smoke) size_mib=4; chunk_mib=1 ;;
 	--size-mib) size_mib="$2"; shift ;;
 	--chunk-mib) chunk_mib="$2"; shift ;;
-	-h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -42,6 +44,7 @@ cleanup() {
 		kill -TERM "$gw_pid" 2>/dev/null || true
 		wait "$gw_pid" 2>/dev/null || true
 	fi
+	if [ -n "$otlp_pid" ]; then kill "$otlp_pid" 2>/dev/null || true; fi
 	if [ "$rc" != 0 ]; then
 		for f in "$tmp"/gateway-*.log; do
 			[ -f "$f" ] || continue
@@ -83,9 +86,19 @@ src_sha="$(sha256sum "$src" | cut -d' ' -f1)"
 
 rows=()
 
-# run_case NAME CHUNK_BYTES (0 = one PATCH)
+# otlp_sink PORT COUNTFILE: a background OTLP/HTTP receiver that answers
+# 200 to every POST /v1/traces and writes how many it got into COUNTFILE.
+otlp_pid=""
+otlp_sink() {
+	node -e 'const [p,f]=process.argv.slice(1);let n=0;require("fs").writeFileSync(f,"0");
+require("http").createServer((q,r)=>{q.resume();q.on("end",()=>{if(q.url==="/v1/traces"){n++;require("fs").writeFileSync(f,String(n))}
+r.writeHead(200,{"Content-Type":"application/x-protobuf"});r.end()})}).listen(+p,"127.0.0.1")' "$1" "$2" &
+	otlp_pid=$!
+}
+
+# run_case NAME CHUNK_BYTES (0 = one PATCH) TRACING (0 or 1)
 run_case() {
-	local name="$1" chunk="$2"
+	local name="$1" chunk="$2" tracing="${3:-0}"
 	local port oss_port vod_port redis_port data log
 	port="$(free_port)"
 	oss_port="$(free_port)"
@@ -94,8 +107,16 @@ run_case() {
 	data="$tmp/devdata-$name"
 	log="$tmp/gateway-$name.log"
 	mkdir -p "$data"
+	local trace_env=() otlp_count="$tmp/otlp-$name.count"
+	if [ "$tracing" = 1 ]; then
+		local otlp_port
+		otlp_port="$(free_port)"
+		otlp_sink "$otlp_port" "$otlp_count"
+		trace_env=(VODGATE_TRACING=true OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$otlp_port"
+			OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf OTEL_BSP_SCHEDULE_DELAY=200)
+	fi
 
-	env VODGATE_LISTEN="127.0.0.1:$port" VODGATE_DEV_DATA_DIR="$data" \
+	env "${trace_env[@]}" VODGATE_LISTEN="127.0.0.1:$port" VODGATE_DEV_DATA_DIR="$data" \
 		VODGATE_DEV_OSS_LISTEN="127.0.0.1:$oss_port" VODGATE_DEV_VOD_LISTEN="127.0.0.1:$vod_port" \
 		VODGATE_DEV_REDIS_LISTEN="127.0.0.1:$redis_port" \
 		VODGATE_LOG_LEVEL=warn \
@@ -128,21 +149,31 @@ run_case() {
 	wait "$gw_pid" 2>/dev/null || true
 	gw_pid=""
 	rm -rf "$data"
+	local exports="-"
+	if [ "$tracing" = 1 ]; then
+		exports="$(cat "$otlp_count")"
+		kill "$otlp_pid" 2>/dev/null || true
+		wait "$otlp_pid" 2>/dev/null || true
+		otlp_pid=""
+		[ "$exports" -gt 0 ] || die "upload $name: tracing on, but no OTLP export reached the receiver"
+	fi
 
 	local ms
 	ms="$(node -e 'const r=JSON.parse(process.argv[1]);if(!r.ok){console.error(r.error);process.exit(1)}console.log(r.ms)' "$out")" \
 		|| die "upload $name failed: $out"
-	rows+=("$(awk -v n="$name" -v s="$size_mib" -v ms="$ms" -v h="$hwm_kb" -v r="$rss_kb" 'BEGIN{
+	rows+=("$(awk -v n="$name" -v s="$size_mib" -v ms="$ms" -v h="$hwm_kb" -v r="$rss_kb" -v x="$exports" 'BEGIN{
 		sec = ms / 1000; if (sec <= 0) sec = 0.001
-		printf "| %s | %d | %.2f | %.1f | %.1f | %.1f |", n, s, sec, s / sec, h / 1024, r / 1024 }')")
+		printf "| %s | %d | %.2f | %.1f | %.1f | %.1f | %s |", n, s, sec, s / sec, h / 1024, r / 1024, x }')")
 }
 
 run_case "one PATCH" 0
+run_case "one PATCH, tracing" 0 1
 run_case "${chunk_mib} MiB chunks" "$((chunk_mib * 1048576))"
+run_case "${chunk_mib} MiB chunks, tracing" "$((chunk_mib * 1048576))" 1
 
 table="$(
-	echo "| upload | MiB | seconds | MiB/s | gateway peak RSS (MiB) | RSS at end (MiB) |"
-	echo "|---|---:|---:|---:|---:|---:|"
+	echo "| upload | MiB | seconds | MiB/s | gateway peak RSS (MiB) | RSS at end (MiB) | OTLP exports |"
+	echo "|---|---:|---:|---:|---:|---:|---:|"
 	printf '%s\n' "${rows[@]}"
 	echo
 	echo "gateway -dev at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), tus-js-client $(node -p 'require("./node_modules/tus-js-client/package.json").version'), node $(node --version), $(nproc) CPUs, $(uname -sr)"

@@ -126,6 +126,12 @@ type Config struct {
 	DevOSSListen   string `yaml:"dev-oss-listen" usage:"-dev: address of the OSS simulator"`
 	DevVODListen   string `yaml:"dev-vod-listen" usage:"-dev: address of the VOD simulator"`
 	DevRedisListen string `yaml:"dev-redis-listen" usage:"-dev: address of the embedded Redis"`
+
+	// Browser page (internal/devpage)
+	DemoPage bool `yaml:"demo-page" usage:"serve the upload page (Uppy) at / also without -dev (it always is with -dev)"`
+
+	// Tracing (internal/tracing); the exporter is configured by OTEL_* variables.
+	Tracing bool `yaml:"tracing" usage:"export OpenTelemetry traces over OTLP (also on when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER=otlp is set)"`
 }
 
 // Defaults not owned by a library package.

@@ -6,11 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/vodgate/vodgate/internal/server"
+	"github.com/vodgate/vodgate/internal/tracing"
 )
 
 func main() {
@@ -54,14 +57,26 @@ func run(args []string, env Env, stdout, stderr io.Writer) int {
 	defer stop()
 	go func() { <-ctx.Done(); stop() }()
 
-	logger.InfoContext(ctx, "GatewayStarting", "version", version(), "config", cfg)
-	a, err := build(ctx, cfg, logger)
+	tr, err := tracing.Setup(ctx, tracing.Config{Env: tracing.Env(env), Configured: cfg.Tracing, ServiceVersion: version(),
+		Logger: logger})
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway: %v\n", err)
+		return 2
+	}
+	if tr != nil {
+		logger = slog.New(tracing.LogHandler(logger.Handler()))
+		defer shutdownTracing(tr, logger)
+	}
+
+	logger.InfoContext(ctx, "GatewayStarting", "version", version(), "config", cfg, "tracing", tr != nil)
+	a, err := build(ctx, cfg, logger, tr)
 	if err != nil {
 		logger.ErrorContext(ctx, "StartupFailed", "error", err)
 		return 1
 	}
 	if a.dev != nil {
 		fmt.Fprint(stdout, a.dev.Banner(tusURL(a.ln.Addr().String(), cfg.BasePath), bannerTokenCmd(cfg)))
+		fmt.Fprintf(stdout, "\nOr open %s in a browser: drop files, watch them become VOD media.\n\n", tusURL(a.ln.Addr().String(), "/"))
 	}
 	code := 0
 	if err := a.server.Serve(ctx, a.ln); err != nil {
@@ -74,6 +89,18 @@ func run(args []string, env Env, stdout, stderr io.Writer) int {
 	logger.InfoContext(ctx, "GatewayStopped", "code", code)
 	return code
 }
+
+// shutdownTracing exports the spans still buffered, within a bound.
+func shutdownTracing(tr *tracing.Tracing, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), tracingShutdownTimeout)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != nil {
+		logger.Warn("TracingShutdownFailed", "error", err)
+	}
+}
+
+// tracingShutdownTimeout bounds the export of the last spans at exit.
+const tracingShutdownTimeout = 5 * time.Second
 
 // bannerTokenCmd is the shell command the -dev banner gives for a bearer
 // token when authentication is on, or "" when it is off.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"regexp"
@@ -83,6 +84,18 @@ func TestRunDev(t *testing.T) {
 	}
 	if res.Header.Get("Vod-Media-Type") != "video" || res.Header.Get("Upload-Offset") != "245760" {
 		t.Errorf("final PATCH headers %v", res.Header)
+	}
+	// The -dev page and its media status (from the VOD simulator).
+	root := strings.TrimSuffix(endpoint, "files/")
+	if r, err := http.Get(root); err != nil || r.StatusCode != 200 || r.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Errorf("GET / in -dev: %v %v", r, err)
+	}
+	var st struct{ MediaID, Status string }
+	if r, err := http.Get(root + "devpage/media/" + res.Header.Get("Vod-Media-Id")); err != nil || r.StatusCode != 200 {
+		t.Errorf("media status: %v %v", r, err)
+	} else if err := json.NewDecoder(r.Body).Decode(&st); err != nil || st.MediaID != res.Header.Get("Vod-Media-Id") ||
+		(st.Status != "UploadSucc" && st.Status != "Normal") {
+		t.Errorf("media status %+v (%v)", st, err)
 	}
 	readyz := strings.Replace(endpoint, "/files/", "/readyz", 1)
 	if r, err := http.Get(readyz); err != nil || r.StatusCode != 200 {

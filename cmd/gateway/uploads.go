@@ -70,7 +70,7 @@ func buildUploadAPI(cfg Config, d uploadsDeps, readFile func(string) ([]byte, er
 		d.logger.Warn("UploadAPIDisabled", "path", cfg.APIBasePath,
 			"reason", "authentication is off outside -dev: the upload API would show everyone's uploads; "+
 				"configure authentication or api-admin-key-file to enable it")
-		return nil, nil
+		return map[string]http.Handler{}, nil
 	}
 	api, err := uploadapi.New(uploadapi.Config{
 		BasePath: cfg.APIBasePath, TusBasePath: cfg.BasePath, PublicURL: cfg.PublicURL, Lister: d.catalog,

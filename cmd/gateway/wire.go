@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -13,11 +14,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/tus/tusd/v2/pkg/handler"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/vodgate/vodgate/internal/auth"
 	"github.com/vodgate/vodgate/internal/devstack"
 	"github.com/vodgate/vodgate/internal/redisstate"
 	"github.com/vodgate/vodgate/internal/server"
+	"github.com/vodgate/vodgate/internal/tracing"
 	"github.com/vodgate/vodgate/internal/userdata"
 	"github.com/vodgate/vodgate/locker"
 	"github.com/vodgate/vodgate/tusstore"
@@ -63,13 +66,13 @@ func startDev(cfg *Config, logger *slog.Logger) (*devstack.Stack, error) {
 }
 
 // build constructs every dependency and listens; nothing serves yet. On
-// error, whatever was built is released.
-func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err error) {
-	a = &app{}
+// error, whatever was built is released. tr, if not nil, traces requests,
+// Redis commands, lock acquisitions, VOD and OSS calls.
+func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tracing) (_ *app, err error) {
+	a := &app{}
 	defer func() {
 		if err != nil {
-			_ = a.close()
-			a = nil
+			_ = a.close() // a, not the result, which `return nil, err` has set to nil
 		}
 	}()
 	if cfg.Dev {
@@ -92,6 +95,11 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 		return nil, err
 	}
 	a.closers = append(a.closers, rdb.Close)
+	var tp trace.TracerProvider // nil: no spans anywhere
+	if tr != nil {
+		tp = tr.TracerProvider()
+		rdb.AddHook(tr.RedisHook())
+	}
 	pingCtx, cancel := context.WithTimeout(ctx, startupPingTimeout)
 	if err := rdb.Ping(pingCtx).Err(); err != nil {
 		logger.WarnContext(ctx, "RedisUnavailable", "addr", raddr, "error", err)
@@ -101,7 +109,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 	vod, err := vodbridge.New(vodbridge.Config{
 		AccessKeyID: cfg.AccessKeyID, AccessKeySecret: cfg.AccessKeySecret, SecurityToken: cfg.SecurityToken,
 		Region: cfg.VODRegion, Endpoint: cfg.VODEndpoint, Protocol: cfg.VODProtocol,
-		Timeout: cfg.VODTimeout, MaxAttempts: cfg.VODMaxAttempts, Logger: logger,
+		Timeout: cfg.VODTimeout, MaxAttempts: cfg.VODMaxAttempts, Logger: logger, TracerProvider: tp,
 	})
 	if err != nil {
 		return nil, err
@@ -111,7 +119,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 	records := redisstate.New(rdb, redisstate.Config{Prefix: cfg.RedisPrefix, TTL: cfg.Expiration + 24*time.Hour,
 		WaitReplicas: cfg.RedisWaitReplicas, WaitTimeout: cfg.RedisWaitTimeout})
 
-	lcfg := locker.Config{Prefix: cfg.RedisPrefix, TTL: cfg.LockTTL, Logger: logger}
+	lcfg := locker.Config{Prefix: cfg.RedisPrefix, TTL: cfg.LockTTL, Logger: logger, TracerProvider: tp}
 	if err := lcfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -139,7 +147,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 		DeleteMediaOnTerminate: cfg.DeleteMediaOnTerminate,
 		OSSEndpoint:            cfg.OSSEndpoint, OSSAuthV4: cfg.OSSAuthV4, OSSRegion: cfg.VODRegion,
 		OSSTimeout: cfg.OSSTimeout, OSSAttempts: cfg.OSSAttempts,
-		Logger: logger,
+		Logger: logger, TracerProvider: tp,
 	})
 	if err != nil {
 		return nil, err
@@ -166,22 +174,35 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 		return nil, err
 	}
 	a.closers = append(a.closers, stopReaper)
-
+	page, err := pageRoutes(cfg, a.dev, g.auth.Enabled(), logger)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(routes, page)
+	annotate, outer := func(h http.Handler) http.Handler { return h }, func(h http.Handler) http.Handler { return h }
+	if tr != nil {
+		annotate = tracing.Annotate(auth.OwnerOf)
+		outer = func(h http.Handler) http.Handler { return tr.Middleware(cfg.BasePath, h) }
+	}
 	maxSize := store.MaxLength() // what max-size and buffer-budget allow, as Tus-Max-Size
 	a.server, err = server.New(server.Config{
 		Listen: cfg.Listen, BasePath: cfg.BasePath, StoreComposer: composer, MaxSize: maxSize,
 		CORSOrigins: cfg.CORSOrigins, BehindProxy: cfg.BehindProxy, PublicURL: cfg.PublicURL,
-		Media: store, Gate: store, Expiry: store, Routes: routes, Ready: map[string]server.Pinger{"redis": records}, Registry: reg,
+		Media: store, Gate: store, Expiry: store, Ready: map[string]server.Pinger{"redis": records}, Registry: reg,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout, IdleTimeout: cfg.IdleTimeout,
 		NetworkTimeout: cfg.NetworkTimeout, RequestCompletionTimeout: cfg.RequestCompletionTimeout,
 		AcquireLockTimeout: cfg.AcquireLockTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
-		TusMiddleware: func(h http.Handler) http.Handler { return g.middleware(idem.Middleware(withBodyLength(h))) },
+		TusMiddleware: func(h http.Handler) http.Handler {
+			return g.middleware(annotate(idem.Middleware(withBodyLength(h))))
+		},
 		CheckClientMetadata: func(m handler.MetaData) error {
 			return userdata.Policy{CallbackHosts: cfg.UserDataCallbackHosts, ClientExtend: cfg.UserDataClientExtend}.Check(m["userData"])
 		},
 		PreUploadCreate:   g.auth.PreUploadCreate,
 		PreFinishResponse: g.limits.PreFinishResponse,
 		Logger:            logger,
+		Routes:            routes,
+		Outer:             outer,
 	})
 	if err != nil {
 		return nil, err

@@ -21,6 +21,8 @@ const (
 	goRedis     = "github.com/redis/go-redis"
 	miniredis   = "github.com/alicebob/miniredis"
 	tusd        = "github.com/tus/tusd"
+	otelSDK     = "go.opentelemetry.io/otel/sdk"
+	otelExport  = "go.opentelemetry.io/otel/exporters"
 )
 
 // Module packages.
@@ -44,6 +46,8 @@ const (
 	uploadapi  = mod + "/internal/uploadapi"
 	reaper     = mod + "/internal/reaper"
 	idem       = mod + "/internal/idempotency"
+	devpage    = mod + "/internal/devpage"
+	tracing    = mod + "/internal/tracing"
 )
 
 // forbid says that packages under pkg must not depend on anything under the
@@ -96,6 +100,18 @@ var forbidden = []forbid{
 	{pkg: idem, deny: []string{tusstore, cmd, server, auth, limits, locker, vodbridge, redisstate, uploadapi, uploadlist, reaper,
 		tusd, aliyunOSS, aliyunVOD, aliyunCreds, osstest, vodtest},
 		why: "idempotent creation is HTTP middleware on Redis; the store's reference and progress come in as functions"},
+	{pkg: devpage, deny: []string{mod + "/cmd", server, auth, limits, devstack, tusstore, vodbridge, locker, redisstate,
+		userdata, osstest, vodtest, tusd, goRedis, miniredis, aliyunOSS, aliyunVOD, aliyunCreds},
+		why: "the -dev page is static files and one HTTP GET to the VOD simulator's inspection API; it knows neither tus nor the gateway"},
+	{pkg: tracing, deny: []string{mod + "/cmd", server, auth, limits, devstack, devpage, tusstore, vodbridge, locker, redisstate,
+		userdata, osstest, vodtest, tusd, miniredis, aliyunOSS, aliyunVOD, aliyunCreds},
+		why: "tracing is the OpenTelemetry SDK, an HTTP middleware and a go-redis hook; it knows nothing of the gateway's parts"},
+	{pkg: tusstore, deny: []string{otelSDK, otelExport, tracing},
+		why: "libraries make spans through the otel trace API and a TracerProvider in their Config; only internal/tracing knows the SDK"},
+	{pkg: vodbridge, deny: []string{otelSDK, otelExport, tracing},
+		why: "libraries make spans through the otel trace API and a TracerProvider in their Config; only internal/tracing knows the SDK"},
+	{pkg: locker, deny: []string{otelSDK, otelExport, tracing},
+		why: "libraries make spans through the otel trace API and a TracerProvider in their Config; only internal/tracing knows the SDK"},
 	{pkg: e2e, deny: []string{cmd, server, devstack, redisstate, tusstore, vodbridge, locker, auth, limits}, direct: true,
 		why: "end-to-end tests drive the built binary; of the module they use only the simulators and testenv"},
 }
@@ -126,6 +142,14 @@ var restricted = []onlyFrom{
 		why: "the middleware is wired into the tus chain in cmd/gateway"},
 	{target: reaper, allow: []string{cmd},
 		why: "the reaper runs beside the server, started in cmd/gateway"},
+	{target: devpage, allow: []string{cmd},
+		why: "the page is mounted by cmd/gateway, only with -dev or demo-page"},
+	{target: tracing, allow: []string{cmd},
+		why: "tracing is set up and wired in cmd/gateway; libraries get a TracerProvider"},
+	{target: otelSDK, allow: []string{tracing},
+		why: "only internal/tracing builds the SDK (tests may use its in-memory exporter)"},
+	{target: otelExport, allow: []string{tracing},
+		why: "only internal/tracing builds the OTLP exporter"},
 	{target: limits, allow: []string{cmd},
 		why: "limits are wired around the tus handler in cmd/gateway"},
 }

@@ -81,11 +81,6 @@ type Config struct {
 	// Expiry adds Upload-Expires to POST and PATCH responses and
 	// advertises the expiration extension. If nil, neither is done.
 	Expiry ExpiryLookup
-	// Routes are more handlers by mux pattern (e.g. the upload API at
-	// "/uploads" and "/uploads/"), served with the same request ID, access
-	// log and Retry-After handling as the tus endpoint and with its CORS
-	// origins. They authenticate for themselves.
-	Routes map[string]http.Handler
 	// Ready lists the dependencies /readyz checks, by name. If empty,
 	// /readyz answers like /healthz.
 	Ready map[string]Pinger
@@ -113,6 +108,16 @@ type Config struct {
 	MaxHeaderBytes int
 	// Logger receives access logs and tusd's logs. Default: slog.Default().
 	Logger *slog.Logger
+	// Routes adds handlers by http.ServeMux pattern (e.g. the -dev page's
+	// "GET /{$}", the upload API's "/uploads"), behind the request ID,
+	// access log and Retry-After middleware and with the tus endpoint's
+	// CORS origins. They authenticate for themselves. A pattern that
+	// conflicts with the server's own routes makes New fail.
+	Routes map[string]http.Handler
+	// Outer, if set, wraps the whole handler, outside the request ID and
+	// access log middleware, so what it puts in the request context (a
+	// trace span) reaches every log line of the request.
+	Outer func(http.Handler) http.Handler
 }
 
 func (c *Config) setDefaults() {
@@ -236,9 +241,6 @@ func New(cfg Config) (*Server, error) {
 	if without := strings.TrimSuffix(cfg.BasePath, "/"); without != "" {
 		mux.Handle(without, route(without))
 	}
-	for pattern, rh := range cfg.Routes {
-		mux.Handle(pattern, withCORS(cors, "GET, POST, DELETE", rh))
-	}
 	h := &health{
 		checks: cfg.Ready, timeout: DefaultReadyTimeout, retryAfter: DefaultRetryAfter,
 		draining: &s.draining, logger: cfg.Logger.With("component", "http"),
@@ -250,8 +252,28 @@ func New(cfg Config) (*Server, error) {
 			Registry: cfg.Registry, ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 		}))
 	}
+	for pattern, rh := range cfg.Routes {
+		if err := handleSafe(mux, pattern, withCORS(cors, "GET, POST, DELETE", rh)); err != nil {
+			return nil, fmt.Errorf("server: config: route %q: %w", pattern, err)
+		}
+	}
 	s.handler = withRequestID(al.wrap(withRetryAfter(DefaultRetryAfter, mux)))
+	if cfg.Outer != nil {
+		s.handler = cfg.Outer(s.handler)
+	}
 	return s, nil
+}
+
+// handleSafe registers h for pattern, turning the mux's panic on a
+// malformed or conflicting pattern into an error.
+func handleSafe(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	mux.Handle(pattern, h)
+	return nil
 }
 
 // Handler returns the server's root handler (all routes and middleware),

@@ -58,7 +58,7 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 	})
 	if err != nil {
 		if errors.Is(err, errCorrupt) {
-			u.s.journalEnded(ctx, u.id, StateFailed, size)
+			u.s.journalEnded(ctx, End{ID: u.id, State: StateFailed, Offset: size})
 		}
 		return u.s.tusError("finish", err)
 	}
@@ -174,7 +174,7 @@ func (u *upload) logFinished(ctx context.Context, size int64) {
 	u.s.metrics.finished.WithLabelValues(u.rec.info.MediaType).Inc()
 	u.s.log.InfoContext(ctx, "MediaUploaded", "id", u.id, "mediaId", u.rec.info.MediaID,
 		"mediaType", u.rec.info.MediaType, "size", size, "parts", len(u.rec.parts), "crc64", u.rec.info.ObjectCRC)
-	u.s.journalEnded(ctx, u.id, StateComplete, size)
+	u.s.journalEnded(ctx, End{ID: u.id, State: StateComplete, Offset: size, CRC64: u.rec.info.ObjectCRC})
 }
 
 // checkObject compares the object's size and CRC-64 with what was sent.
@@ -241,7 +241,7 @@ func (u *upload) terminate(ctx context.Context, deleteMedia bool, state State) e
 	u.s.media.delete(u.id)
 	u.s.metrics.terminated.Inc()
 	u.s.log.InfoContext(ctx, "UploadTerminated", "id", u.id, "mediaId", u.rec.info.MediaID, "state", state)
-	u.s.journalEnded(ctx, u.id, state, u.rec.offset())
+	u.s.journalEnded(ctx, End{ID: u.id, State: state, Offset: u.rec.offset()})
 	return nil
 }
 

@@ -44,7 +44,17 @@ type Summary struct {
 // [Store.Progress].
 type Journal interface {
 	Created(ctx context.Context, s Summary) error
-	Ended(ctx context.Context, id string, state State, durable int64) error
+	Ended(ctx context.Context, e End) error
+}
+
+// End is how an upload ended.
+type End struct {
+	ID    string
+	State State
+	// Offset is the bytes that were durable.
+	Offset int64
+	// CRC64 is the object's CRC-64/ECMA when State is StateComplete.
+	CRC64 uint64
 }
 
 // Progress is the live state of an upload as its record says.
@@ -58,6 +68,7 @@ type Progress struct {
 	Finished bool
 	Updated  time.Time
 	Expires  time.Time
+	CRC64    uint64 // the object's, once Finished
 }
 
 // infoLoader is implemented by Records that read one field of many
@@ -98,7 +109,7 @@ func (s *Store) Progress(ctx context.Context, ids []string) ([]Progress, error) 
 			return nil, fmt.Errorf("tusstore: progress of %s: %w", ids[i], err)
 		}
 		p := Progress{Found: true, Offset: info.Durable, Size: info.Size, Deferred: info.SizeIsDeferred,
-			Finished: info.Finished, Updated: info.Updated, Expires: info.Expires}
+			Finished: info.Finished, Updated: info.Updated, Expires: info.Expires, CRC64: info.ObjectCRC}
 		if p.Updated.IsZero() {
 			p.Updated = info.Created
 		}
@@ -218,13 +229,13 @@ func (s *Store) journalCreated(ctx context.Context, u *upload, filename, title s
 	}
 }
 
-func (s *Store) journalEnded(ctx context.Context, id string, state State, durable int64) {
+func (s *Store) journalEnded(ctx context.Context, e End) {
 	j := s.cfg.Journal
 	if j == nil {
 		return
 	}
-	if err := j.Ended(context.WithoutCancel(ctx), id, state, durable); err != nil {
-		s.metrics.journal.WithLabelValues(string(state)).Inc()
-		s.log.WarnContext(ctx, "JournalFailed", "id", id, "event", string(state), "error", err)
+	if err := j.Ended(context.WithoutCancel(ctx), e); err != nil {
+		s.metrics.journal.WithLabelValues(string(e.State)).Inc()
+		s.log.WarnContext(ctx, "JournalFailed", "id", e.ID, "event", string(e.State), "error", err)
 	}
 }

@@ -4,11 +4,13 @@ import (
 	"time"
 
 	"github.com/vodgate/vodgate/internal/auth"
+	"github.com/vodgate/vodgate/internal/events"
 	"github.com/vodgate/vodgate/internal/idempotency"
 	"github.com/vodgate/vodgate/internal/limits"
 	"github.com/vodgate/vodgate/internal/reaper"
 	"github.com/vodgate/vodgate/internal/server"
 	"github.com/vodgate/vodgate/internal/uploadlist"
+	"github.com/vodgate/vodgate/internal/vodcallback"
 	"github.com/vodgate/vodgate/tusstore"
 )
 
@@ -120,6 +122,15 @@ type Config struct {
 	IdempotencyTTL        time.Duration `yaml:"idempotency-ttl" usage:"how long an Idempotency-Key on a tus creation is remembered per owner"`
 	IdempotencyStaleAfter time.Duration `yaml:"idempotency-stale-after" usage:"how long a creation with an Idempotency-Key may run before a retry takes over (its first request died)"`
 
+	// Events (Standard Webhooks) and VOD callbacks relayed
+	WebhookURL         List          `yaml:"webhook-url" usage:"comma-separated endpoints that receive signed events; a fragment filters types, e.g. https://app.example/hooks#upload.completed+media.*"`
+	WebhookSecretFile  string        `yaml:"webhook-secret-file" usage:"file of Standard Webhooks secrets (whsec_...), one per line; every delivery is signed with each (rotation)"`
+	WebhookMaxAge      time.Duration `yaml:"webhook-max-age" usage:"how long an event is retried before it goes to the dead-letter stream"`
+	WebhookConcurrency int           `yaml:"webhook-concurrency" usage:"deliveries in flight per endpoint (one upload's events stay in order)"`
+	WebhookRetryBase   time.Duration `yaml:"webhook-retry-base" usage:"delay before the first retry of a failed delivery; doubled (with jitter) per attempt up to 10m"`
+	VODCallbackPath    string        `yaml:"vod-callback-path" usage:"URL path that receives VOD's HTTP event callbacks and relays them as media.* events"`
+	VODCallbackKeyFile string        `yaml:"vod-callback-key-file" usage:"file of VOD callback auth keys (one per line) that sign X-VOD-SIGNATURE; empty: the relay is off"`
+
 	// Development mode
 	Dev            bool   `yaml:"dev" usage:"run with in-process OSS/VOD simulators and an embedded Redis (no cloud account needed)"`
 	DevDataDir     string `yaml:"dev-data-dir" usage:"-dev: directory for the bytes of simulated OSS objects and parts"`
@@ -205,6 +216,11 @@ func DefaultConfig() Config {
 
 		IdempotencyTTL:        idempotency.DefaultTTL,
 		IdempotencyStaleAfter: idempotency.DefaultStaleAfter,
+
+		WebhookMaxAge:      events.DefaultMaxAge,
+		WebhookConcurrency: events.DefaultConcurrency,
+		WebhookRetryBase:   events.DefaultRetryBase,
+		VODCallbackPath:    vodcallback.DefaultPath,
 
 		DevDataDir:     DefaultDevDataDir,
 		DevOSSListen:   DefaultDevOSSListen,

@@ -12,6 +12,7 @@ import (
 	"github.com/tus/tusd/v2/pkg/handler"
 
 	"github.com/vodgate/vodgate/internal/auth"
+	"github.com/vodgate/vodgate/internal/events"
 	"github.com/vodgate/vodgate/internal/idempotency"
 	"github.com/vodgate/vodgate/internal/reaper"
 	"github.com/vodgate/vodgate/internal/uploadapi"
@@ -30,9 +31,15 @@ func (f liveFunc) Progress(ctx context.Context, ids []string) ([]tusstore.Progre
 
 // newCatalog builds the upload list; *store is read when the list is
 // used, after build has set it.
-func newCatalog(cfg Config, rdb redis.UniversalClient, store **tusstore.Store, logger *slog.Logger) (*uploadlist.Catalog, error) {
+func newCatalog(cfg Config, rdb redis.UniversalClient, store **tusstore.Store, outbox *events.Outbox,
+	logger *slog.Logger) (*uploadlist.Catalog, error) {
+	var notifier uploadlist.Notifier
+	if outbox != nil {
+		notifier = outbox
+	}
 	return uploadlist.New(uploadlist.Config{
-		Redis: rdb, Prefix: cfg.RedisPrefix, HistoryTTL: cfg.HistoryTTL, StallAfter: cfg.StallAfter, Logger: logger,
+		Notifier: notifier,
+		Redis:    rdb, Prefix: cfg.RedisPrefix, HistoryTTL: cfg.HistoryTTL, StallAfter: cfg.StallAfter, Logger: logger,
 		Live: liveFunc(func(ctx context.Context, ids []string) ([]tusstore.Progress, error) {
 			return (*store).Progress(ctx, ids)
 		}),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vodgate/vodgate/internal/events"
 	"github.com/vodgate/vodgate/internal/server"
 	"github.com/vodgate/vodgate/tusstore"
 )
@@ -163,6 +164,25 @@ func (c *Config) Validate() error {
 	positive("history-ttl", c.HistoryTTL)
 	positive("stall-after", c.StallAfter)
 	positive("reaper-interval", c.ReaperInterval)
+	for _, u := range c.WebhookURL {
+		if _, err := events.ParseEndpoint(u); err != nil {
+			bad("webhook-url", u, ErrInvalid, "%v", err)
+		}
+	}
+	if len(c.WebhookURL) > 0 && c.WebhookSecretFile == "" {
+		bad("webhook-secret-file", "", ErrRequired, "webhook-url needs a signing secret")
+	}
+	if c.VODCallbackKeyFile != "" && len(c.WebhookURL) == 0 {
+		bad("vod-callback-key-file", c.VODCallbackKeyFile, ErrInvalid, "relaying VOD callbacks needs webhook-url")
+	}
+	if !strings.HasPrefix(c.VODCallbackPath, "/") || strings.ContainsAny(c.VODCallbackPath, "?#*{} ") {
+		bad("vod-callback-path", c.VODCallbackPath, ErrInvalid, "want an absolute URL path such as /vod/callback")
+	}
+	positive("webhook-max-age", c.WebhookMaxAge)
+	positive("webhook-retry-base", c.WebhookRetryBase)
+	if c.WebhookConcurrency < 1 || c.WebhookConcurrency > 256 {
+		bad("webhook-concurrency", c.WebhookConcurrency, ErrRange, "must be within [1, 256]")
+	}
 	positive("idempotency-ttl", c.IdempotencyTTL)
 	positive("idempotency-stale-after", c.IdempotencyStaleAfter)
 	if c.ReaperVODQPS <= 0 {

@@ -131,7 +131,8 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		return nil, err
 	}
 	var store *tusstore.Store
-	catalog, err := newCatalog(cfg, rdb, &store, logger)
+	outbox := buildOutbox(cfg, rdb)
+	catalog, err := newCatalog(cfg, rdb, &store, outbox, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +180,19 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		return nil, err
 	}
 	maps.Copy(routes, page)
+	ed := eventsDeps{rdb: rdb, reg: reg, logger: logger}
+	relay, err := buildVODCallback(cfg, ed, outbox, catalog, os.ReadFile)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(routes, relay)
+	if outbox != nil {
+		stopDispatcher, err := startDispatcher(ctx, cfg, ed, os.ReadFile)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, stopDispatcher)
+	}
 	annotate, outer := func(h http.Handler) http.Handler { return h }, func(h http.Handler) http.Handler { return h }
 	if tr != nil {
 		annotate = tracing.Annotate(auth.OwnerOf)

@@ -46,6 +46,8 @@ const (
 	uploadapi  = mod + "/internal/uploadapi"
 	reaper     = mod + "/internal/reaper"
 	idem       = mod + "/internal/idempotency"
+	events     = mod + "/internal/events"
+	vodcb      = mod + "/internal/vodcallback"
 	devpage    = mod + "/internal/devpage"
 	tracing    = mod + "/internal/tracing"
 )
@@ -112,6 +114,12 @@ var forbidden = []forbid{
 		why: "libraries make spans through the otel trace API and a TracerProvider in their Config; only internal/tracing knows the SDK"},
 	{pkg: locker, deny: []string{otelSDK, otelExport, tracing},
 		why: "libraries make spans through the otel trace API and a TracerProvider in their Config; only internal/tracing knows the SDK"},
+	{pkg: events, deny: []string{tusstore, cmd, server, auth, limits, locker, vodbridge, redisstate, uploadlist, uploadapi, reaper,
+		idem, vodcb, tusd, aliyunOSS, aliyunVOD, aliyunCreds, osstest, vodtest},
+		why: "events are an outbox on a Redis stream and signed HTTP delivery; they know nothing of uploads but what they are given"},
+	{pkg: vodcb, deny: []string{tusstore, cmd, server, auth, limits, locker, vodbridge, redisstate, uploadlist, uploadapi, reaper,
+		idem, events, tusd, aliyunOSS, aliyunVOD, aliyunCreds, osstest, vodtest},
+		why: "the VOD callback relay checks VOD's signature and hands media events to a Notifier; the list comes in as functions"},
 	{pkg: e2e, deny: []string{cmd, server, devstack, redisstate, tusstore, vodbridge, locker, auth, limits}, direct: true,
 		why: "end-to-end tests drive the built binary; of the module they use only the simulators and testenv"},
 }
@@ -140,6 +148,10 @@ var restricted = []onlyFrom{
 		why: "the upload API is mounted on the server's routes in cmd/gateway"},
 	{target: idem, allow: []string{cmd},
 		why: "the middleware is wired into the tus chain in cmd/gateway"},
+	{target: events, allow: []string{cmd},
+		why: "the outbox and dispatcher are wired in cmd/gateway; the list and the relay get a Notifier"},
+	{target: vodcb, allow: []string{cmd},
+		why: "the relay is mounted on the server's routes in cmd/gateway"},
 	{target: reaper, allow: []string{cmd},
 		why: "the reaper runs beside the server, started in cmd/gateway"},
 	{target: devpage, allow: []string{cmd},

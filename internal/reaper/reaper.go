@@ -32,7 +32,10 @@ const (
 // implements it.
 type List interface {
 	LiveIDs(ctx context.Context, afterScore int64, afterID string, n int) ([]string, []int64, error)
-	Ended(ctx context.Context, id string, state tusstore.State, durable int64) error
+	Ended(ctx context.Context, e tusstore.End) error
+	// Stalled tells the list that an upload has had no byte for a while;
+	// the list decides whether that is a stall to report.
+	Stalled(ctx context.Context, id string, p tusstore.Progress) error
 }
 
 // Store reads records and reaps uploads; *tusstore.Store implements
@@ -202,9 +205,9 @@ func (r *Reaper) batch(ctx context.Context, ids []string) error {
 		id := ids[i]
 		switch {
 		case !p.Found:
-			r.reconcile(ctx, id, tusstore.StateExpired, 0)
+			r.reconcile(ctx, tusstore.End{ID: id, State: tusstore.StateExpired})
 		case p.Finished:
-			r.reconcile(ctx, id, tusstore.StateComplete, p.Offset)
+			r.reconcile(ctx, tusstore.End{ID: id, State: tusstore.StateComplete, Offset: p.Offset, CRC64: p.CRC64})
 		case now.After(p.Expires):
 			if err := r.limiter.Wait(ctx); err != nil {
 				return err
@@ -213,6 +216,10 @@ func (r *Reaper) batch(ctx context.Context, ids []string) error {
 				return err
 			}
 			r.reap(ctx, id)
+		default:
+			if err := r.cfg.List.Stalled(ctx, id, p); err != nil {
+				r.log.WarnContext(ctx, "StallCheckFailed", "id", id, "error", err)
+			}
 		}
 	}
 	return nil
@@ -232,9 +239,9 @@ func (r *Reaper) reap(ctx context.Context, id string) {
 	}
 }
 
-func (r *Reaper) reconcile(ctx context.Context, id string, state tusstore.State, durable int64) {
-	if err := r.cfg.List.Ended(ctx, id, state, durable); err != nil {
-		r.log.WarnContext(ctx, "ReconcileFailed", "id", id, "error", err)
+func (r *Reaper) reconcile(ctx context.Context, e tusstore.End) {
+	if err := r.cfg.List.Ended(ctx, e); err != nil {
+		r.log.WarnContext(ctx, "ReconcileFailed", "id", e.ID, "error", err)
 		return
 	}
 	r.outcomes.WithLabelValues("reconciled").Inc()

@@ -43,6 +43,9 @@ type Config struct {
 	// StallAfter is how long an upload may go without a byte before it is
 	// listed as stalled. Default: 10 minutes.
 	StallAfter time.Duration
+	// Notifier, if set, is told of each upload's creation, end and stalls
+	// (internal/events writes them to its outbox).
+	Notifier Notifier
 	// Clock returns the time. Default: time.Now.
 	Clock func() time.Time
 	// Logger receives structured logs. Default: slog.Default().
@@ -68,6 +71,7 @@ type Catalog struct {
 	stallAfter time.Duration
 	clock      func() time.Time
 	log        *slog.Logger
+	notifier   Notifier
 }
 
 var _ tusstore.Journal = (*Catalog)(nil)
@@ -93,7 +97,8 @@ func New(cfg Config) (*Catalog, error) {
 		cfg.Logger = slog.Default()
 	}
 	return &Catalog{rdb: cfg.Redis, live: cfg.Live, prefix: cfg.Prefix, historyTTL: cfg.HistoryTTL,
-		stallAfter: cfg.StallAfter, clock: cfg.Clock, log: cfg.Logger.With("component", "uploadlist")}, nil
+		stallAfter: cfg.StallAfter, clock: cfg.Clock, log: cfg.Logger.With("component", "uploadlist"),
+		notifier: cfg.Notifier}, nil
 }
 
 // meta is the part of an item fixed at creation.
@@ -110,9 +115,10 @@ type meta struct {
 	Expires   int64             `json:"expires"` // Unix ms, at creation
 }
 
-func (c *Catalog) itemKey(id string) string { return c.prefix + ":{" + id + "}:item" }
-func (c *Catalog) allKey() string           { return c.prefix + ":list:all" }
-func (c *Catalog) liveKey() string          { return c.prefix + ":live" }
+func (c *Catalog) itemKey(id string) string  { return c.prefix + ":{" + id + "}:item" }
+func (c *Catalog) allKey() string            { return c.prefix + ":list:all" }
+func (c *Catalog) liveKey() string           { return c.prefix + ":live" }
+func (c *Catalog) mediaKey(id string) string { return c.prefix + ":media:{" + id + "}" }
 
 // ownerKey names the owner's sorted set; the owner is hashed so any
 // subject string makes a safe key.
@@ -146,10 +152,11 @@ func (c *Catalog) Created(ctx context.Context, s tusstore.Summary) error {
 		pipe.ZRemRangeByScore(ctx, c.ownerKey(s.Owner), "-inf", "("+cutoff)
 		pipe.ZRemRangeByScore(ctx, c.allKey(), "-inf", "("+cutoff)
 	}
+	pipe.Set(ctx, c.mediaKey(s.MediaID), s.ID, liveSlack+c.historyTTL)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("uploadlist: index %s: %w", s.ID, err)
 	}
-	return nil
+	return c.notify(ctx, "upload.created", s.ID, "", itemData(s.ID, m, s.Size, 0, nil))
 }
 
 // endScript records how an upload ended, if its item exists: KEYS[1] the
@@ -164,11 +171,18 @@ redis.call('HSET', KEYS[1], 'state', ARGV[1], 'ended', ARGV[2], 'offset', ARGV[3
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1`)
 
-// Ended records how an upload ended; it stays listed for HistoryTTL.
-func (c *Catalog) Ended(ctx context.Context, id string, state tusstore.State, durable int64) error {
+// Ended records how an upload ended; it stays listed for HistoryTTL. The
+// event reporting it is written first, only if the end is news, so a crash
+// between the two makes the repair (the reaper's reconciliation) write it
+// again with the same event ID rather than lose it.
+func (c *Catalog) Ended(ctx context.Context, e tusstore.End) error {
+	id := e.ID
+	if err := c.notifyEnd(ctx, e); err != nil {
+		return err
+	}
 	now := c.clock().UnixMilli()
 	_, err := endScript.Run(ctx, c.rdb, []string{c.itemKey(id)},
-		string(state), now, durable, c.historyTTL.Milliseconds()).Result()
+		string(e.State), now, e.Offset, c.historyTTL.Milliseconds()).Result()
 	if err != nil {
 		return fmt.Errorf("uploadlist: end %s: %w", id, err)
 	}

@@ -137,7 +137,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		return nil, err
 	}
 	store, err = tusstore.New(tusstore.Config{
-		VOD: vod, Records: records, Fencer: lk, CallerOf: auth.CallerOf, Journal: catalog,
+		VOD: vod, Records: records, Fencer: lk, CallerOf: auth.CallerOf, Journal: withFailpoint(catalog, os.LookupEnv),
 		Defaults: tusstore.Defaults{
 			TemplateGroupID: cfg.DefaultTemplateGroupID, WorkflowID: cfg.DefaultWorkflowID,
 			CateID: cfg.DefaultCateID, StorageLocation: cfg.DefaultStorageLocation,

@@ -57,7 +57,7 @@ func Node(t testing.TB) string {
 		binUnavailable(t, "repository root (go.mod) not found above the working directory")
 		return ""
 	}
-	for _, pkg := range []string{"tus-js-client", "playwright-core", "esbuild", "@uppy/core", "@uppy/tus", "@uppy/dashboard"} {
+	for _, pkg := range []string{"tus-js-client", "playwright-core", "esbuild", "@uppy/core", "@uppy/tus", "@uppy/dashboard", "standardwebhooks"} {
 		if _, err := os.Stat(filepath.Join(root, "node_modules", pkg, "package.json")); err != nil {
 			binUnavailable(t, "node package %s is not installed in %s/node_modules (run npm ci)", pkg, root)
 			return ""

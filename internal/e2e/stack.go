@@ -43,6 +43,9 @@ type stackOptions struct {
 	// OSSRefuseV1 makes the OSS simulator answer V1-signed requests 403, as
 	// OSS does for accounts that must sign with V4.
 	OSSRefuseV1 bool
+	// VODCallbackKey makes the VOD simulator sign its HTTP callbacks with
+	// this AuthKey.
+	VODCallbackKey string
 }
 
 // newStack builds the simulators and starts one gateway. It skips (or fails
@@ -61,8 +64,9 @@ func newStack(t *testing.T, opt stackOptions) *stack {
 	oss := osstest.NewServer(osstest.Config{RefuseV1: opt.OSSRefuseV1})
 	t.Cleanup(oss.Close)
 	vod := vodtest.NewServer(vodtest.Config{
-		OSS:        oss,
-		AccessKeys: map[string]string{testAccessKeyID: testAccessKeySecret},
+		OSS:             oss,
+		AccessKeys:      map[string]string{testAccessKeyID: testAccessKeySecret},
+		CallbackAuthKey: opt.VODCallbackKey,
 	})
 	t.Cleanup(vod.Close)
 

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vodgate/vodgate/internal/testenv"
+	"github.com/vodgate/vodgate/internal/vodtest"
 )
 
 // hook is one line of js/webhook-receiver.mjs.
@@ -174,7 +175,7 @@ func checkEvents(t *testing.T, r *receiver) map[string][]hook {
 		byUpload[h.UploadID] = append(byUpload[h.UploadID], h)
 	}
 	for id, hs := range byUpload {
-		if len(hs) > 0 && hs[0].Type != "upload.created" {
+		if id != "" && len(hs) > 0 && hs[0].Type != "upload.created" { // "": media of no upload
 			t.Errorf("upload %s: first event %s, want upload.created", id, hs[0].Type)
 		}
 	}
@@ -314,4 +315,83 @@ func TestWebhooksSurviveKillBeforeEvent(t *testing.T) {
 	if completed != n {
 		t.Fatalf("%d upload.completed events for %d finished uploads (and one unfinished)", completed, n)
 	}
+}
+
+// Issue 15: VOD's callbacks relayed. A genuine callback from the VOD
+// simulator (signed, for an upload's media) becomes one media.uploaded
+// event linked to the upload and its owner; a forged, a stale and a
+// replayed callback get 401 and emit nothing.
+func TestVODCallbacksRelayed(t *testing.T) {
+	const vodKey = "VodCallbackKey2026xyz"
+	secret, secretFile := writeWebhookSecret(t)
+	rcv := startReceiver(t, secret, 0)
+	_, keyFile := writeSecretFile(t, "upload-token-keys")
+	cbKeyFile := filepath.Join(t.TempDir(), "vod-callback-key")
+	if err := os.WriteFile(cbKeyFile, []byte(vodKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newStack(t, stackOptions{VODCallbackKey: vodKey, Env: map[string]string{
+		"VODGATE_AUTH_UPLOAD_TOKEN_KEY_FILE": keyFile,
+		"VODGATE_WEBHOOK_URL":                rcv.URL,
+		"VODGATE_WEBHOOK_SECRET_FILE":        secretFile,
+		"VODGATE_VOD_CALLBACK_KEY_FILE":      cbKeyFile,
+		"VODGATE_USER_DATA_CALLBACK_HOSTS":   "127.0.0.1",
+	}})
+	alice := mintToken(t, keyFile, "alice", 10*time.Minute)
+	cbURL := s.GW.URL() + "/vod/callback"
+	userData := `{"MessageCallback":{"CallbackURL":"` + cbURL + `","CallbackType":"http"}}`
+	res := runTus(t, tusOptions{Endpoint: s.GW.Endpoint(), File: makeSource(t, 150_000, 1503).Path,
+		Metadata: map[string]string{"filename": "cb.mp4", "userData": userData}, Headers: authHeader(alice)})
+
+	got := rcv.waitAccepted(t, 3, 30*time.Second)
+	var relayed []hook
+	for _, h := range got {
+		if h.Type == "media.uploaded" {
+			relayed = append(relayed, h)
+		}
+	}
+	if len(relayed) != 1 || relayed[0].Body.Data["mediaId"] != res.MediaID ||
+		relayed[0].Body.Data["owner"] != "alice" || relayed[0].UploadID == "" {
+		t.Fatalf("relayed events %+v, want one media.uploaded for media %s of alice's upload", relayed, res.MediaID)
+	}
+
+	post := func(ts, sig string) int {
+		body := `{"EventTime":"2026-12-05T10:00:00Z","EventType":"FileUploadComplete","VideoId":"0123456789abcdef0123456789abcdef","Size":1,"Status":"success"}`
+		req, _ := http.NewRequest(http.MethodPost, cbURL, strings.NewReader(body))
+		req.Header.Set("X-VOD-TIMESTAMP", ts)
+		req.Header.Set("X-VOD-SIGNATURE", sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	now := strconv.FormatInt(time.Now().Unix(), 10)
+	stale := strconv.FormatInt(time.Now().Add(-10*time.Minute).Unix(), 10)
+	if c := post(now, vodtest.CallbackSignature(cbURL, now, "not-the-key")); c != http.StatusUnauthorized {
+		t.Errorf("forged callback = %d, want 401", c)
+	}
+	if c := post(stale, vodtest.CallbackSignature(cbURL, stale, vodKey)); c != http.StatusUnauthorized {
+		t.Errorf("stale callback = %d, want 401", c)
+	}
+	genuine := vodtest.CallbackSignature(cbURL, now, vodKey)
+	if c := post(now, genuine); c != http.StatusOK {
+		t.Fatalf("genuine callback = %d, want 200", c)
+	}
+	if c := post(now, genuine); c != http.StatusUnauthorized {
+		t.Errorf("replayed callback = %d, want 401", c)
+	}
+	rcv.waitAccepted(t, 4, 30*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	media := 0
+	for _, h := range rcv.accepted() {
+		if strings.HasPrefix(h.Type, "media.") {
+			media++
+		}
+	}
+	if media != 2 {
+		t.Errorf("%d media.* events, want 2 (the simulator's and the one genuine hand-made callback)", media)
+	}
+	checkEvents(t, rcv)
 }

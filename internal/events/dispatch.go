@@ -298,11 +298,12 @@ func (d *Dispatcher) markHandled(ctx context.Context, st endpointState, e entry,
 }
 
 // deliver sends e until the endpoint takes it (2xx), refuses it for good
-// (410), or it grows older than MaxAge (dead letter). It reports false
-// only when ctx ended first.
+// (410), or it fails once it is older than MaxAge (dead letter): an event
+// that waited behind another in its lane is tried at least once. It
+// reports false only when ctx ended first.
 func (d *Dispatcher) deliver(ctx context.Context, st endpointState, e entry) bool {
 	for attempt := 1; ; attempt++ {
-		if time.Since(e.at) > d.cfg.MaxAge {
+		if attempt > 1 && time.Since(e.at) > d.cfg.MaxAge {
 			d.deadLetter(ctx, st, e, attempt-1)
 			return true
 		}

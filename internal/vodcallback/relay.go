@@ -8,6 +8,7 @@ package vodcallback
 import (
 	"context"
 	"crypto/md5" //nolint:gosec // VOD's callback signature is MD5 by definition
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
@@ -174,7 +175,11 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.answer(w, http.StatusBadRequest, "malformed", "body is not a VOD event")
 		return
 	}
-	sigKey := r.cfg.Prefix + ":vodcb:sig:" + sig
+	// VOD signs the URL and the second, not the body: two events in one
+	// second carry one signature. A replay is the same signature with the
+	// same body.
+	bodySum := sha256.Sum256(body)
+	sigKey := r.cfg.Prefix + ":vodcb:seen:" + sig + ":" + hex.EncodeToString(bodySum[:16])
 	fresh, err := r.cfg.Redis.SetNX(ctx, sigKey, ts, 2*r.cfg.MaxSkew).Result()
 	if err != nil {
 		r.unavailable(ctx, w, err)

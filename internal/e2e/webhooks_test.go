@@ -395,3 +395,52 @@ func TestVODCallbacksRelayed(t *testing.T) {
 	}
 	checkEvents(t, rcv)
 }
+
+// Issue 15: with the endpoint down (503) while two instances create and
+// finish uploads, every event arrives once per webhook-id after it
+// recovers, in order per upload, and nothing is dead-lettered before
+// webhook-max-age.
+func TestWebhookEndpointDownThenUp(t *testing.T) {
+	secret, secretFile := writeWebhookSecret(t)
+	rcv := startReceiver(t, secret, 0)
+	_, keyFile := writeSecretFile(t, "upload-token-keys")
+	s := newStack(t, stackOptions{Env: map[string]string{
+		"VODGATE_AUTH_UPLOAD_TOKEN_KEY_FILE": keyFile,
+		"VODGATE_WEBHOOK_URL":                rcv.URL,
+		"VODGATE_WEBHOOK_SECRET_FILE":        secretFile,
+		"VODGATE_WEBHOOK_RETRY_BASE":         "100ms",
+	}})
+	gw2 := s.startGateway(nil)
+	alice := mintToken(t, keyFile, "alice", 10*time.Minute)
+	src := makeSource(t, 120_000, 1504)
+
+	if _, err := io.WriteString(rcv.stdin, "down\n"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 6
+	for i := range n {
+		ep := s.GW.Endpoint()
+		if i%2 == 1 {
+			ep = gw2.Endpoint()
+		}
+		runTus(t, tusOptions{Endpoint: ep, File: src.Path, Metadata: map[string]string{"filename": "d.mp4"}, Headers: authHeader(alice)})
+	}
+	time.Sleep(4 * time.Second) // retries pile up against the 503s
+	if got := len(rcv.accepted()); got != 0 {
+		t.Fatalf("%d events accepted while the endpoint was down", got)
+	}
+	if _, err := io.WriteString(rcv.stdin, "up\n"); err != nil {
+		t.Fatal(err)
+	}
+	rcv.waitAccepted(t, 2*n, 60*time.Second)
+	time.Sleep(time.Second)
+	byUpload := checkEvents(t, rcv)
+	for id, hs := range byUpload {
+		if len(hs) != 2 || hs[1].Type != "upload.completed" {
+			t.Errorf("upload %s: events %+v, want created then completed", id, hs)
+		}
+	}
+	if dead, err := testenv.Redis(t).XLen(context.Background(), s.prefix+":events:dead").Result(); err != nil || dead != 0 {
+		t.Errorf("dead-letter stream holds %d (%v), want 0", dead, err)
+	}
+}

@@ -1,8 +1,10 @@
-// Command uploadapi measures the upload list: the creation rate through
-// the gateway (with the list's index writes) against a baseline gateway
-// binary built without them, and the latency of listing a page of 100 of
-// one owner's uploads out of -n, on the same Redis and VOD/OSS simulators.
-// It prints a markdown table.
+// Command uploadapi measures the upload list and events: the creation rate
+// through the gateway (with the list's index writes) against a baseline
+// gateway binary built without them, the latency of listing a page of 100
+// of one owner's uploads out of -n, and with -events the creation rate
+// with webhooks on and the events per second delivered end to end
+// (gateway → Redis → an in-process receiver), on the same Redis and
+// VOD/OSS simulators. It prints a markdown table.
 //
 //	go build -o /tmp/gw ./cmd/gateway
 //	git worktree add /tmp/base e44c18c && (cd /tmp/base && go build -o /tmp/gw-base ./cmd/gateway)
@@ -12,6 +14,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
@@ -44,6 +47,7 @@ func main() {
 	n := flag.Int("n", 10000, "uploads of one owner to create and list")
 	samples := flag.Int("samples", 300, "page requests to time")
 	workers := flag.Int("c", 16, "concurrent creations")
+	withEvents := flag.Bool("events", false, "also run with webhooks on (each creation of an empty upload makes two events)")
 	flag.Parse()
 	if *gw == "" || *redisURL == "" {
 		fmt.Fprintln(os.Stderr, "uploadapi: -gateway and -redis-url are required")
@@ -59,27 +63,55 @@ func main() {
 	keyFile := filepath.Join(dir, "keys")
 	check(os.WriteFile(keyFile, []byte(randHex(32)+"\n"), 0o600))
 
-	fmt.Printf("| gateway | uploads | creations/s | list p50 | list p99 | list req/s |\n|---|---:|---:|---:|---:|---:|\n")
-	for _, bin := range []string{*base, *gw} {
-		if bin == "" {
-			continue
+	fmt.Printf("| gateway | uploads | creations/s | list p50 | list p99 | list req/s | events/s end to end |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	row := func(name, bin string, hooks *receiver) {
+		length := "1000"
+		if *withEvents {
+			length = "0" // every row the same work: each upload completes at creation
 		}
-		r := run(bin, *redisURL, vod, keyFile, *n, *samples, *workers)
-		name := "under test"
-		if bin == *base {
-			name = "baseline"
-		}
-		fmt.Printf("| %s | %d | %.0f | %s | %s | %s |\n", name, *n, r.createRate, r.p50, r.p99, r.listRate)
+		r := run(bin, *redisURL, vod, keyFile, length, *n, *samples, *workers, hooks, dir)
+		fmt.Printf("| %s | %d | %.0f | %s | %s | %s | %s |\n", name, *n, r.createRate, r.p50, r.p99, r.listRate, r.eventRate)
+	}
+	if *base != "" {
+		row("baseline", *base, nil)
+	}
+	row("under test", *gw, nil)
+	if *withEvents {
+		row("under test, webhooks on", *gw, newReceiver())
 	}
 }
 
 type result struct {
-	createRate float64
-	p50, p99   string
-	listRate   string
+	createRate         float64
+	p50, p99, listRate string
+	eventRate          string
 }
 
-func run(bin, redisURL string, vod *vodtest.Server, keyFile string, n, samples, workers int) result {
+// receiver counts webhook deliveries.
+type receiver struct {
+	url   string
+	count atomic.Int64
+	last  atomic.Int64 // unix ns of the latest delivery
+}
+
+func newReceiver() *receiver {
+	r := &receiver{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	r.url = "http://" + ln.Addr().String() + "/hooks"
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.Copy(io.Discard, req.Body)
+		r.count.Add(1)
+		r.last.Store(time.Now().UnixNano())
+		w.WriteHeader(http.StatusNoContent)
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return r
+}
+
+// run measures one gateway. length is every upload's Upload-Length ("0":
+// created and completed at once, two events each with webhooks on).
+func run(bin, redisURL string, vod *vodtest.Server, keyFile, length string, n, samples, workers int, hooks *receiver, dir string) result {
 	addr := freeAddr()
 	prefix := "bench-uploadapi-" + randHex(4)
 	cmd := exec.Command(bin)
@@ -87,6 +119,12 @@ func run(bin, redisURL string, vod *vodtest.Server, keyFile string, n, samples, 
 		"VODGATE_VOD_ENDPOINT="+vod.Endpoint(), "VODGATE_VOD_PROTOCOL=http", "VODGATE_LOG_LEVEL=warn",
 		"VODGATE_AUTH_UPLOAD_TOKEN_KEY_FILE="+keyFile,
 		"ALIBABA_CLOUD_ACCESS_KEY_ID="+accessKeyID, "ALIBABA_CLOUD_ACCESS_KEY_SECRET="+accessKeySecret)
+	if hooks != nil {
+		secretFile := filepath.Join(dir, "webhook-secret")
+		check(os.WriteFile(secretFile, []byte("whsec_"+base64.StdEncoding.EncodeToString([]byte(randHex(16)))+"\n"), 0o600))
+		cmd.Env = append(cmd.Env, "VODGATE_WEBHOOK_URL="+hooks.url, "VODGATE_WEBHOOK_SECRET_FILE="+secretFile,
+			"VODGATE_WEBHOOK_CONCURRENCY=16")
+	}
 	cmd.Stderr = io.Discard
 	check(cmd.Start())
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
@@ -107,7 +145,7 @@ func run(bin, redisURL string, vod *vodtest.Server, keyFile string, n, samples, 
 				req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/files/", nil)
 				req.Header.Set("Tus-Resumable", "1.0.0")
 				req.Header.Set("Authorization", "Bearer "+tok)
-				req.Header.Set("Upload-Length", "1000")
+				req.Header.Set("Upload-Length", length)
 				req.Header.Set("Upload-Metadata", "filename Y2xpcC5tcDQ=")
 				resp, err := client.Do(req)
 				if err != nil || resp.StatusCode != http.StatusCreated {
@@ -121,9 +159,19 @@ func run(bin, redisURL string, vod *vodtest.Server, keyFile string, n, samples, 
 		}()
 	}
 	wg.Wait()
-	r := result{createRate: float64(n) / time.Since(began).Seconds(), p50: "-", p99: "-", listRate: "-"}
+	r := result{createRate: float64(n) / time.Since(began).Seconds(), p50: "-", p99: "-", listRate: "-", eventRate: "-"}
 	if failed.Load() > 0 {
 		fmt.Fprintf(os.Stderr, "uploadapi: %d creations failed\n", failed.Load())
+	}
+	r.eventRate = "-"
+	if hooks != nil {
+		want := int64(2 * n)
+		deadline := time.Now().Add(5 * time.Minute)
+		for hooks.count.Load() < want && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		secs := float64(hooks.last.Load()-began.UnixNano()) / 1e9
+		r.eventRate = fmt.Sprintf("%.0f (%d events)", float64(hooks.count.Load())/secs, hooks.count.Load())
 	}
 	if code, _ := listPage(client, addr, tok, ""); code != http.StatusOK {
 		return r // the baseline has no upload API

@@ -1,6 +1,7 @@
 package vodbridge
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,14 @@ const (
 	DefaultBackoffBase = 200 * time.Millisecond
 	DefaultBackoffMax  = 2 * time.Second
 )
+
+// Quota paces calls to VOD; internal/vodquota implements it.
+type Quota interface {
+	// Wait blocks until a call of action op may be made, or fails.
+	Wait(ctx context.Context, op string) error
+	// Throttled reports that VOD answered op with a throttling error.
+	Throttled(ctx context.Context, op string)
+}
 
 // Config configures a [Client]. The zero value is not usable: AccessKeyID and
 // AccessKeySecret are required. vodbridge never reads the environment; the
@@ -64,6 +73,10 @@ type Config struct {
 	// call (retries are events on it) below the caller's span. If nil,
 	// nothing is traced.
 	TracerProvider trace.TracerProvider
+	// Quota, if set, admits every attempt of a VOD call (e.g. a token
+	// bucket per account shared by all instances) and hears of every
+	// throttling answer. An attempt it refuses fails with ErrThrottled.
+	Quota Quota
 }
 
 // Sentinels carried by [ConfigError].

@@ -74,9 +74,17 @@ func (c *Client) retry(ctx context.Context, op string, idempotent bool, fn attem
 			}
 			return fmt.Errorf("vodbridge: %s: %w (after: %w)", op, context.Cause(ctx), err)
 		}
+		if q := c.cfg.Quota; q != nil {
+			if qerr := q.Wait(ctx, op); qerr != nil {
+				return fmt.Errorf("vodbridge: %s: %w: %w", op, ErrThrottled, qerr)
+			}
+		}
 		attempts++
 		start := time.Now()
 		err = c.attempt(ctx, op, fn)
+		if q := c.cfg.Quota; q != nil && errors.Is(err, ErrThrottled) {
+			q.Throttled(ctx, op)
+		}
 		if err == nil {
 			if c.logger.Enabled(ctx, slog.LevelDebug) {
 				c.logger.LogAttrs(ctx, slog.LevelDebug, "VODCall", slog.String("op", op),

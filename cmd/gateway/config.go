@@ -11,6 +11,7 @@ import (
 	"github.com/vodgate/vodgate/internal/server"
 	"github.com/vodgate/vodgate/internal/uploadlist"
 	"github.com/vodgate/vodgate/internal/vodcallback"
+	"github.com/vodgate/vodgate/internal/vodquota"
 	"github.com/vodgate/vodgate/tusstore"
 )
 
@@ -131,6 +132,12 @@ type Config struct {
 	VODCallbackPath    string        `yaml:"vod-callback-path" usage:"URL path that receives VOD's HTTP event callbacks and relays them as media.* events"`
 	VODCallbackKeyFile string        `yaml:"vod-callback-key-file" usage:"file of VOD callback auth keys (one per line) that sign X-VOD-SIGNATURE; empty: the relay is off"`
 
+	// VOD's account quotas, shared by all instances through Redis
+	VODQuotaCreateQPS float64       `yaml:"vod-quota-create-qps" usage:"CreateUpload* and RefreshUploadVideo calls per second across all instances (VOD's account limit: 80, 40 outside the big regions); 0: no limit"`
+	VODQuotaDeleteQPS float64       `yaml:"vod-quota-delete-qps" usage:"DeleteMultipartUpload and Delete* calls per second across all instances (VOD: 10); 0: no limit"`
+	VODQuotaOtherQPS  float64       `yaml:"vod-quota-other-qps" usage:"other VOD calls per second across all instances; 0: no limit"`
+	VODQuotaWait      time.Duration `yaml:"vod-quota-wait" usage:"longest a request waits for VOD's quota before it is answered 503 with Retry-After"`
+
 	// Development mode
 	Dev            bool   `yaml:"dev" usage:"run with in-process OSS/VOD simulators and an embedded Redis (no cloud account needed)"`
 	DevDataDir     string `yaml:"dev-data-dir" usage:"-dev: directory for the bytes of simulated OSS objects and parts"`
@@ -221,6 +228,10 @@ func DefaultConfig() Config {
 		WebhookConcurrency: events.DefaultConcurrency,
 		WebhookRetryBase:   events.DefaultRetryBase,
 		VODCallbackPath:    vodcallback.DefaultPath,
+
+		VODQuotaCreateQPS: vodquota.DefaultCreateQPS,
+		VODQuotaDeleteQPS: vodquota.DefaultDeleteQPS,
+		VODQuotaWait:      vodquota.DefaultMaxWait,
 
 		DevDataDir:     DefaultDevDataDir,
 		DevOSSListen:   DefaultDevOSSListen,

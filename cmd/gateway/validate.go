@@ -183,6 +183,15 @@ func (c *Config) Validate() error {
 	if c.WebhookConcurrency < 1 || c.WebhookConcurrency > 256 {
 		bad("webhook-concurrency", c.WebhookConcurrency, ErrRange, "must be within [1, 256]")
 	}
+	for _, q := range []struct {
+		field string
+		v     float64
+	}{{"vod-quota-create-qps", c.VODQuotaCreateQPS}, {"vod-quota-delete-qps", c.VODQuotaDeleteQPS}, {"vod-quota-other-qps", c.VODQuotaOtherQPS}} {
+		if q.v < 0 || q.v > 100000 {
+			bad(q.field, q.v, ErrRange, "must be within [0, 100000]")
+		}
+	}
+	positive("vod-quota-wait", c.VODQuotaWait)
 	positive("idempotency-ttl", c.IdempotencyTTL)
 	positive("idempotency-stale-after", c.IdempotencyStaleAfter)
 	if c.ReaperVODQPS <= 0 {

@@ -22,6 +22,7 @@ import (
 	"github.com/vodgate/vodgate/internal/server"
 	"github.com/vodgate/vodgate/internal/tracing"
 	"github.com/vodgate/vodgate/internal/userdata"
+	"github.com/vodgate/vodgate/internal/vodquota"
 	"github.com/vodgate/vodgate/locker"
 	"github.com/vodgate/vodgate/tusstore"
 	"github.com/vodgate/vodgate/vodbridge"
@@ -106,10 +107,16 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 	}
 	cancel()
 
+	quota, err := vodquota.New(vodquota.Config{Redis: rdb, Prefix: cfg.RedisPrefix, MaxWait: cfg.VODQuotaWait,
+		QPS: map[string]float64{vodquota.ClassCreate: cfg.VODQuotaCreateQPS, vodquota.ClassDelete: cfg.VODQuotaDeleteQPS,
+			vodquota.ClassOther: cfg.VODQuotaOtherQPS}, Registry: reg, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
 	vod, err := vodbridge.New(vodbridge.Config{
 		AccessKeyID: cfg.AccessKeyID, AccessKeySecret: cfg.AccessKeySecret, SecurityToken: cfg.SecurityToken,
 		Region: cfg.VODRegion, Endpoint: cfg.VODEndpoint, Protocol: cfg.VODProtocol,
-		Timeout: cfg.VODTimeout, MaxAttempts: cfg.VODMaxAttempts, Logger: logger, TracerProvider: tp,
+		Timeout: cfg.VODTimeout, MaxAttempts: cfg.VODMaxAttempts, Logger: logger, TracerProvider: tp, Quota: quota,
 	})
 	if err != nil {
 		return nil, err

@@ -48,6 +48,7 @@ const (
 	idem       = mod + "/internal/idempotency"
 	events     = mod + "/internal/events"
 	vodcb      = mod + "/internal/vodcallback"
+	vodquota   = mod + "/internal/vodquota"
 	devpage    = mod + "/internal/devpage"
 	tracing    = mod + "/internal/tracing"
 )
@@ -120,6 +121,9 @@ var forbidden = []forbid{
 	{pkg: vodcb, deny: []string{tusstore, cmd, server, auth, limits, locker, vodbridge, redisstate, uploadlist, uploadapi, reaper,
 		idem, events, tusd, aliyunOSS, aliyunVOD, aliyunCreds, osstest, vodtest},
 		why: "the VOD callback relay checks VOD's signature and hands media events to a Notifier; the list comes in as functions"},
+	{pkg: vodquota, deny: []string{mod + "/cmd", mod + "/internal", tusstore, vodbridge, locker, tusd,
+		aliyunOSS, aliyunVOD, aliyunCreds},
+		why: "the VOD quota is a token bucket on Redis keyed by action name; vodbridge calls it through its Quota interface"},
 	{pkg: e2e, deny: []string{cmd, server, devstack, redisstate, tusstore, vodbridge, locker, auth, limits}, direct: true,
 		why: "end-to-end tests drive the built binary; of the module they use only the simulators and testenv"},
 }
@@ -152,6 +156,8 @@ var restricted = []onlyFrom{
 		why: "the outbox and dispatcher are wired in cmd/gateway; the list and the relay get a Notifier"},
 	{target: vodcb, allow: []string{cmd},
 		why: "the relay is mounted on the server's routes in cmd/gateway"},
+	{target: vodquota, allow: []string{cmd},
+		why: "the quota is handed to vodbridge in cmd/gateway"},
 	{target: reaper, allow: []string{cmd},
 		why: "the reaper runs beside the server, started in cmd/gateway"},
 	{target: devpage, allow: []string{cmd},

@@ -55,6 +55,9 @@ func (s *Store) openUntraced(info *recordInfo, cred *recordCred) (object, error)
 		return s.open(info, cred)
 	}
 	endpoint := info.Endpoint
+	if info.Accelerate != "" {
+		endpoint = info.Accelerate
+	}
 	if s.cfg.OSSEndpoint != "" {
 		endpoint = s.cfg.OSSEndpoint
 	}

@@ -29,6 +29,7 @@ type recordInfo struct {
 	MediaID        string            `json:"mediaId"`
 	MediaType      string            `json:"mediaType"`
 	Endpoint       string            `json:"endpoint"`
+	Accelerate     string            `json:"accel,omitempty"` // the acceleration endpoint bytes go to, if any
 	Bucket         string            `json:"bucket"`
 	Key            string            `json:"key"`
 	OSSUploadID    string            `json:"ossUploadId"` // "" until the first part is sent (or after a single Put)

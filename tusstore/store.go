@@ -109,6 +109,10 @@ type Config struct {
 	// OSSEndpoint, if set, replaces the endpoint VOD hands out (e.g. an
 	// accelerate or -internal endpoint).
 	OSSEndpoint string
+	// OSSAccelerate, if set, is the acceleration endpoint every upload's
+	// bytes go to (e.g. https://oss-accelerate.aliyuncs.com); an upload
+	// whose UserData carries AccelerateConfig uses its Domain instead.
+	OSSAccelerate string
 	// OSSAuthV4 signs OSS requests with V4 instead of V1.
 	OSSAuthV4 bool
 	// OSSTimeout bounds one OSS request. Default: 2m.
@@ -296,7 +300,8 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 			Size: info.Size, SizeIsDeferred: info.SizeIsDeferred, MetaData: info.MetaData,
 			MediaID: target.MediaID, MediaType: string(target.Type),
 			Endpoint: target.Address.Endpoint, Bucket: target.Address.Bucket, Key: target.Address.FileName,
-			Created: now, Expires: now.Add(s.cfg.Expiration), Owner: owner, MaxSize: capSize, Updated: now,
+			Accelerate: s.accelerateEndpoint(req.UserData),
+			Created:    now, Expires: now.Add(s.cfg.Expiration), Owner: owner, MaxSize: capSize, Updated: now,
 		},
 		cred: credFrom(target.Credential, now),
 	}}

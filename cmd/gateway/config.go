@@ -138,6 +138,10 @@ type Config struct {
 	VODQuotaOtherQPS  float64       `yaml:"vod-quota-other-qps" usage:"other VOD calls per second across all instances; 0: no limit"`
 	VODQuotaWait      time.Duration `yaml:"vod-quota-wait" usage:"longest a request waits for VOD's quota before it is answered 503 with Retry-After"`
 
+	// Upload acceleration
+	OSSAccelerate      bool `yaml:"oss-accelerate" usage:"send every upload's bytes to OSS's acceleration endpoint (https://oss-accelerate.aliyuncs.com) instead of the region's"`
+	OSSAccelerateHosts List `yaml:"oss-accelerate-hosts" usage:"hosts a client's userData AccelerateConfig.Domain may name (the bytes and STS token go there)"`
+
 	// Development mode
 	Dev            bool   `yaml:"dev" usage:"run with in-process OSS/VOD simulators and an embedded Redis (no cloud account needed)"`
 	DevDataDir     string `yaml:"dev-data-dir" usage:"-dev: directory for the bytes of simulated OSS objects and parts"`
@@ -232,6 +236,8 @@ func DefaultConfig() Config {
 		VODQuotaCreateQPS: vodquota.DefaultCreateQPS,
 		VODQuotaDeleteQPS: vodquota.DefaultDeleteQPS,
 		VODQuotaWait:      vodquota.DefaultMaxWait,
+
+		OSSAccelerateHosts: List{"oss-accelerate.aliyuncs.com", "oss-accelerate-overseas.aliyuncs.com"},
 
 		DevDataDir:     DefaultDevDataDir,
 		DevOSSListen:   DefaultDevOSSListen,

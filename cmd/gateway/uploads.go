@@ -146,3 +146,12 @@ func startReaper(ctx context.Context, cfg Config, d uploadsDeps) (stop func() er
 	go func() { defer close(done); r.Run(rctx) }()
 	return func() error { cancel(); <-done; return nil }, nil
 }
+
+// accelerateEndpoint is the OSS acceleration endpoint when oss-accelerate
+// is on, else "".
+func accelerateEndpoint(on bool) string {
+	if on {
+		return "https://oss-accelerate.aliyuncs.com"
+	}
+	return ""
+}

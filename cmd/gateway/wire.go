@@ -153,7 +153,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		PartSize: int64(cfg.PartSize), MaxSize: int64(cfg.MaxSize), BufferBudget: int64(cfg.BufferBudget),
 		RefreshBefore: cfg.RefreshBefore, Expiration: cfg.Expiration,
 		DeleteMediaOnTerminate: cfg.DeleteMediaOnTerminate,
-		OSSEndpoint:            cfg.OSSEndpoint, OSSAuthV4: cfg.OSSAuthV4, OSSRegion: cfg.VODRegion,
+		OSSEndpoint:            cfg.OSSEndpoint, OSSAccelerate: accelerateEndpoint(cfg.OSSAccelerate), OSSAuthV4: cfg.OSSAuthV4, OSSRegion: cfg.VODRegion,
 		OSSTimeout: cfg.OSSTimeout, OSSAttempts: cfg.OSSAttempts,
 		Logger: logger, TracerProvider: tp,
 	})
@@ -217,7 +217,8 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 			return g.middleware(annotate(idem.Middleware(withBodyLength(h))))
 		},
 		CheckClientMetadata: func(m handler.MetaData) error {
-			return userdata.Policy{CallbackHosts: cfg.UserDataCallbackHosts, ClientExtend: cfg.UserDataClientExtend}.Check(m["userData"])
+			return userdata.Policy{CallbackHosts: cfg.UserDataCallbackHosts, ClientExtend: cfg.UserDataClientExtend,
+				AccelerateHosts: cfg.OSSAccelerateHosts}.Check(m["userData"])
 		},
 		PreUploadCreate:   g.auth.PreUploadCreate,
 		PreFinishResponse: g.limits.PreFinishResponse,

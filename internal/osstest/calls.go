@@ -39,6 +39,9 @@ type Call struct {
 	Bytes       int64     `json:"bytes"`
 	Status      int       `json:"status"`
 	Code        string    `json:"code,omitempty"`
+	// Host is the Host the request was sent to (a region or an
+	// acceleration endpoint name; the simulator answers on any).
+	Host string `json:"host,omitempty"`
 }
 
 // Calls returns a copy of the recorded calls, oldest first (at most [MaxCalls]).

@@ -79,7 +79,7 @@ func (s *Server) serveOSS(w http.ResponseWriter, r *http.Request) {
 	h.Set("Server", "AliyunOSS")
 	h.Set("Date", s.now().UTC().Format(http.TimeFormat))
 
-	call := Call{Time: s.now(), Op: rq.op, Bucket: rq.bucket, Key: rq.key, UploadID: q.Get("uploadId")}
+	call := Call{Time: s.now(), Op: rq.op, Bucket: rq.bucket, Key: rq.key, UploadID: q.Get("uploadId"), Host: r.Host}
 	call.PartNumber, _ = strconv.Atoi(q.Get("partNumber"))
 	lost, kill := false, false
 	defer func() {

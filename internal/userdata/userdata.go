@@ -26,6 +26,11 @@ type Policy struct {
 	// ClientExtend lets clients set Extend. Default false: Extend is set by
 	// the app server only.
 	ClientExtend bool
+	// AccelerateHosts are the hosts a client's AccelerateConfig.Domain may
+	// name (host names, as CallbackHosts). The gateway sends the upload's
+	// bytes and STS token there, so only OSS's acceleration endpoints
+	// belong here. Empty: a client may not set AccelerateConfig.
+	AccelerateHosts []string
 }
 
 // ErrRefused is wrapped by every error Check returns.
@@ -43,13 +48,25 @@ func (p Policy) Check(raw string) error {
 			CallbackURL  string `json:"CallbackURL"`
 			CallbackType string `json:"CallbackType"`
 		} `json:"MessageCallback"`
-		Extend json.RawMessage `json:"Extend"`
+		Extend           json.RawMessage `json:"Extend"`
+		AccelerateConfig *struct {
+			Type   string `json:"Type"`
+			Domain string `json:"Domain"`
+		} `json:"AccelerateConfig"`
 	}
 	if err := json.Unmarshal([]byte(raw), &ud); err != nil {
 		return nil
 	}
 	if len(ud.Extend) > 0 && !p.ClientExtend {
 		return fmt.Errorf("%w: Extend is set by the app server, not by the uploader", ErrRefused)
+	}
+	if a := ud.AccelerateConfig; a != nil {
+		if a.Type != "oss" {
+			return fmt.Errorf("%w: AccelerateConfig.Type must be oss", ErrRefused)
+		}
+		if err := checkHostURL("AccelerateConfig.Domain", a.Domain, p.AccelerateHosts, "oss-accelerate-hosts"); err != nil {
+			return err
+		}
 	}
 	if ud.MessageCallback != nil {
 		if len(p.CallbackHosts) == 0 {
@@ -66,15 +83,21 @@ func (p Policy) checkCallbackURL(raw string) error {
 	if raw == "" {
 		return nil // VOD then uses the account's callback settings
 	}
+	return checkHostURL("MessageCallback.CallbackURL", raw, p.CallbackHosts, "user-data-callback-hosts")
+}
+
+// checkHostURL checks that raw is an http(s) URL without userinfo whose
+// host is one of hosts (the config key named key).
+func checkHostURL(field, raw string, hosts []string, key string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%w: MessageCallback.CallbackURL must be an http or https URL", ErrRefused)
+		return fmt.Errorf("%w: %s must be an http or https URL", ErrRefused, field)
 	}
 	if u.User != nil {
-		return fmt.Errorf("%w: MessageCallback.CallbackURL must not carry a user name or password", ErrRefused)
+		return fmt.Errorf("%w: %s must not carry a user name or password", ErrRefused, field)
 	}
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
-	for _, h := range p.CallbackHosts {
+	for _, h := range hosts {
 		h = strings.ToLower(h)
 		if rest, ok := strings.CutPrefix(h, "*."); ok {
 			if strings.HasSuffix(host, "."+rest) {
@@ -84,5 +107,5 @@ func (p Policy) checkCallbackURL(raw string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: MessageCallback.CallbackURL host %q is not in user-data-callback-hosts", ErrRefused, host)
+	return fmt.Errorf("%w: %s host %q is not in %s", ErrRefused, field, host, key)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -80,7 +81,7 @@ func buildUploadAPI(cfg Config, d uploadsDeps, readFile func(string) ([]byte, er
 		return map[string]http.Handler{}, nil
 	}
 	api, err := uploadapi.New(uploadapi.Config{
-		BasePath: cfg.APIBasePath, TusBasePath: cfg.BasePath, PublicURL: cfg.PublicURL, Lister: d.catalog,
+		BasePath: cfg.APIBasePath, UploadURL: uploadURL(cfg), Lister: d.catalog,
 		Cancel: func(ctx context.Context, id string, deleteMedia bool) (bool, error) {
 			ctx, cancel := context.WithTimeout(ctx, cfg.AcquireLockTimeout)
 			defer cancel()
@@ -113,7 +114,7 @@ func buildUploadAPI(cfg Config, d uploadsDeps, readFile func(string) ([]byte, er
 // buildIdempotency makes tus creations with an Idempotency-Key idempotent.
 func buildIdempotency(cfg Config, d uploadsDeps) (*idempotency.Keys, error) {
 	return idempotency.New(idempotency.Config{
-		Redis: d.rdb, Prefix: cfg.RedisPrefix, BasePath: cfg.BasePath, PublicURL: cfg.PublicURL,
+		Redis: d.rdb, Prefix: cfg.RedisPrefix, BasePath: cfg.BasePath, UploadURL: uploadURL(cfg),
 		OwnerOf: auth.OwnerOf, WithReference: tusstore.WithReference,
 		Progress: func(ctx context.Context, id string) (int64, bool, error) {
 			p, err := d.store.Progress(ctx, []string{id})
@@ -154,4 +155,29 @@ func accelerateEndpoint(on bool) string {
 		return "https://oss-accelerate.aliyuncs.com"
 	}
 	return ""
+}
+
+// uploadURL builds upload URLs for the upload API and idempotent replays:
+// under public-url when set, else on the scheme and host the request came
+// to (the forwarded ones with behind-proxy), as tusd builds Location.
+func uploadURL(cfg Config) func(r *http.Request, id string) string {
+	path := "/" + strings.Trim(cfg.BasePath, "/") + "/"
+	return func(r *http.Request, id string) string {
+		if cfg.PublicURL != "" {
+			return strings.TrimSuffix(cfg.PublicURL, "/") + path + id
+		}
+		scheme, host := "http", r.Host
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		if cfg.BehindProxy {
+			if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
+				scheme = p
+			}
+			if h := r.Header.Get("X-Forwarded-Host"); h != "" {
+				host = h
+			}
+		}
+		return scheme + "://" + host + path + id
+	}
 }

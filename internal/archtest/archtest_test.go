@@ -49,6 +49,7 @@ const (
 	events     = mod + "/internal/events"
 	vodcb      = mod + "/internal/vodcallback"
 	vodquota   = mod + "/internal/vodquota"
+	leasePkg   = mod + "/internal/lease"
 	devpage    = mod + "/internal/devpage"
 	tracing    = mod + "/internal/tracing"
 )
@@ -124,6 +125,8 @@ var forbidden = []forbid{
 	{pkg: vodquota, deny: []string{mod + "/cmd", mod + "/internal", tusstore, vodbridge, locker, tusd,
 		aliyunOSS, aliyunVOD, aliyunCreds},
 		why: "the VOD quota is a token bucket on Redis keyed by action name; vodbridge calls it through its Quota interface"},
+	{pkg: leasePkg, deny: []string{mod + "/cmd", mod + "/internal", tusstore, vodbridge, locker, tusd, aliyunOSS, aliyunVOD, aliyunCreds},
+		why: "a lease is a Redis key with a token; it knows nothing of what it guards"},
 	{pkg: e2e, deny: []string{cmd, server, devstack, redisstate, tusstore, vodbridge, locker, auth, limits}, direct: true,
 		why: "end-to-end tests drive the built binary; of the module they use only the simulators and testenv"},
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/vodgate/vodgate/internal/lease"
 )
 
 // Defaults applied by [DispatcherConfig].
@@ -60,10 +61,9 @@ type DispatcherConfig struct {
 // cursor and the set of entries handled beyond it) is in Redis, so
 // another instance takes over where it stopped.
 type Dispatcher struct {
-	cfg   DispatcherConfig
-	token string
-	log   *slog.Logger
-	m     *metrics
+	cfg DispatcherConfig
+	log *slog.Logger
+	m   *metrics
 }
 
 // NewDispatcher returns a Dispatcher. It does no I/O.
@@ -90,7 +90,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	d := &Dispatcher{cfg: cfg, token: randHex(12), log: cfg.Logger.With("component", "events"), m: newMetrics()}
+	d := &Dispatcher{cfg: cfg, log: cfg.Logger.With("component", "events"), m: newMetrics()}
 	if cfg.Registry != nil {
 		if err := d.m.register(cfg.Registry); err != nil {
 			return nil, err
@@ -111,9 +111,10 @@ func (d *Dispatcher) Run(ctx context.Context) {
 
 // endpointState is the Redis keys of one endpoint's delivery.
 type endpointState struct {
-	ep                     Endpoint
-	label                  string
-	lease, cursor, handled string
+	ep              Endpoint
+	label           string
+	lease           *lease.Lease
+	cursor, handled string
 }
 
 func (d *Dispatcher) state(ep Endpoint) endpointState {
@@ -124,35 +125,23 @@ func (d *Dispatcher) state(ep Endpoint) endpointState {
 	if u, err := url.Parse(ep.URL); err == nil {
 		label = u.Host + u.Path
 	}
-	return endpointState{ep: ep, label: label, lease: k + ":lease", cursor: k + ":cursor", handled: k + ":handled"}
+	return endpointState{ep: ep, label: label, lease: lease.New(d.cfg.Redis, k+":lease", leaseTTL),
+		cursor: k + ":cursor", handled: k + ":handled"}
 }
 
 func (d *Dispatcher) endpointLoop(ctx context.Context, ep Endpoint) {
 	st := d.state(ep)
 	for ctx.Err() == nil {
-		ok, err := d.cfg.Redis.SetNX(ctx, st.lease, d.token, leaseTTL).Result()
-		if err == nil && ok {
+		if ok, err := st.lease.Acquire(ctx); err == nil && ok {
 			if err := d.serve(ctx, st); err != nil && ctx.Err() == nil {
 				d.log.WarnContext(ctx, "WebhookDeliveryPaused", "endpoint", st.label, "error", err)
 			}
-			d.release(st)
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			_ = st.lease.Release(rctx)
+			cancel()
 		}
 		sleep(ctx, time.Second)
 	}
-}
-
-var renewScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`)
-
-var releaseScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`)
-
-func (d *Dispatcher) release(st endpointState) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = releaseScript.Run(ctx, d.cfg.Redis, []string{st.lease}, d.token).Err()
 }
 
 // entry is one outbox entry.
@@ -257,12 +246,8 @@ func (d *Dispatcher) serve(ctx context.Context, st endpointState) error {
 // checkpoint renews the lease and saves the cursor (the newest entry
 // before which every entry was handled).
 func (d *Dispatcher) checkpoint(ctx context.Context, st endpointState, tr *tracker) error {
-	n, err := renewScript.Run(ctx, d.cfg.Redis, []string{st.lease}, d.token, leaseTTL.Milliseconds()).Int()
-	if err != nil {
-		return fmt.Errorf("events: renew lease: %w", err)
-	}
-	if n == 0 {
-		return errors.New("events: lease lost")
+	if err := st.lease.Renew(ctx); err != nil {
+		return fmt.Errorf("events: %w", err)
 	}
 	cursor, oldest := tr.lowWater()
 	d.m.lag.WithLabelValues(st.label).Set(oldest)
@@ -383,10 +368,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -37,15 +37,17 @@ const (
 	MaxKeyLength = 255
 )
 
-// Config configures [New]. Redis, WithReference and Progress are required.
+// Config configures [New]. Redis, WithReference, Progress and UploadURL are
+// required.
 type Config struct {
 	Redis redis.UniversalClient
 	// Prefix starts every key. Default: "vodgate".
 	Prefix string
 	// BasePath is the tus endpoint's path (creations are POSTs to it).
 	BasePath string
-	// PublicURL, if set, is the scheme and host of upload URLs.
-	PublicURL string
+	// UploadURL returns the tus upload URL of an upload, as the request's
+	// client reaches the gateway (for a creation whose response was lost).
+	UploadURL func(r *http.Request, id string) string
 	// OwnerOf returns the authenticated owner ("" with authentication off).
 	OwnerOf func(ctx context.Context) (string, bool)
 	// WithReference returns ctx asking the store to create upload id with
@@ -72,8 +74,8 @@ type Keys struct {
 
 // New returns Keys. It does no I/O.
 func New(cfg Config) (*Keys, error) {
-	if cfg.Redis == nil || cfg.WithReference == nil || cfg.Progress == nil {
-		return nil, errors.New("idempotency: Redis, WithReference and Progress are required")
+	if cfg.Redis == nil || cfg.WithReference == nil || cfg.Progress == nil || cfg.UploadURL == nil {
+		return nil, errors.New("idempotency: Redis, WithReference, Progress and UploadURL are required")
 	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = "vodgate"
@@ -181,7 +183,7 @@ func (k *Keys) serve(w http.ResponseWriter, r *http.Request, key string, next ht
 		// The first request died. If it recorded the upload, that is the
 		// answer; otherwise create again, finding its video if VOD has it.
 		if _, found, err := k.cfg.Progress(ctx, id); err == nil && found {
-			loc = k.location(r, id)
+			loc = k.cfg.UploadURL(r, id)
 			k.settle(ctx, rkey, tok, loc)
 			k.replay(w, r, id, loc, "recovered")
 			return
@@ -228,19 +230,6 @@ func (k *Keys) replay(w http.ResponseWriter, r *http.Request, id, loc, outcome s
 	}
 	k.outcomes.WithLabelValues(outcome).Inc()
 	w.WriteHeader(http.StatusCreated)
-}
-
-// location is the upload URL of id, for a creation whose response was lost.
-func (k *Keys) location(r *http.Request, id string) string {
-	base := strings.TrimSuffix(k.cfg.PublicURL, "/")
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
-	}
-	return base + "/" + strings.Trim(k.cfg.BasePath, "/") + "/" + id
 }
 
 func (k *Keys) reject(w http.ResponseWriter, outcome string, status int, code, msg string) {

@@ -7,8 +7,6 @@ package reaper
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
+	"github.com/vodgate/vodgate/internal/lease"
 	"github.com/vodgate/vodgate/tusstore"
 )
 
@@ -67,7 +66,7 @@ type Config struct {
 // Reaper runs passes until its context ends.
 type Reaper struct {
 	cfg      Config
-	token    string
+	lease    *lease.Lease
 	limiter  *rate.Limiter
 	log      *slog.Logger
 	outcomes *prometheus.CounterVec
@@ -94,11 +93,10 @@ func New(cfg Config) (*Reaper, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return nil, fmt.Errorf("reaper: token: %w", err)
-	}
-	r := &Reaper{cfg: cfg, token: hex.EncodeToString(b[:]), limiter: rate.NewLimiter(rate.Limit(cfg.VODQPS), 1),
+	// The lease outlives a pass's pauses; it is renewed after every batch
+	// and every reaped upload, so a reaper that died frees it soon.
+	ttl := max(2*cfg.Interval, 10*time.Second)
+	r := &Reaper{cfg: cfg, lease: lease.New(cfg.Redis, cfg.Prefix+":reaper:lease", ttl), limiter: rate.NewLimiter(rate.Limit(cfg.VODQPS), 1),
 		log: cfg.Logger.With("component", "reaper"),
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vodgate_reaper_uploads_total",
 			Help: "Uploads the reaper looked at, by outcome (reaped, busy, failed, reconciled)."}, []string{"outcome"}),
@@ -131,32 +129,15 @@ func (r *Reaper) Run(ctx context.Context) {
 	}
 }
 
-func (r *Reaper) leaseKey() string { return r.cfg.Prefix + ":reaper:lease" }
-
-// leaseTTL outlives a pass's pauses; it is renewed after every batch and
-// every reaped upload, so a reaper that died frees it soon.
-func (r *Reaper) leaseTTL() time.Duration { return max(2*r.cfg.Interval, 10*time.Second) }
-
-var renewScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`)
-
-var releaseScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`)
-
 // Pass reaps every expired upload once, if this instance gets the lease;
 // another instance holding it makes Pass return nil at once.
 func (r *Reaper) Pass(ctx context.Context) error {
-	ok, err := r.cfg.Redis.SetNX(ctx, r.leaseKey(), r.token, r.leaseTTL()).Result()
-	if err != nil {
-		return fmt.Errorf("reaper: lease: %w", err)
-	}
-	if !ok {
-		return nil
+	ok, err := r.lease.Acquire(ctx)
+	if err != nil || !ok {
+		return err
 	}
 	defer func() {
-		if err := releaseScript.Run(context.WithoutCancel(ctx), r.cfg.Redis, []string{r.leaseKey()}, r.token).Err(); err != nil {
+		if err := r.lease.Release(context.WithoutCancel(ctx)); err != nil {
 			r.log.WarnContext(ctx, "ReaperLeaseNotReleased", "error", err)
 		}
 	}()
@@ -183,12 +164,8 @@ func (r *Reaper) Pass(ctx context.Context) error {
 
 // renew extends the lease; it fails when another instance holds it now.
 func (r *Reaper) renew(ctx context.Context) error {
-	n, err := renewScript.Run(ctx, r.cfg.Redis, []string{r.leaseKey()}, r.token, r.leaseTTL().Milliseconds()).Int()
-	if err != nil {
-		return fmt.Errorf("reaper: renew lease: %w", err)
-	}
-	if n == 0 {
-		return errors.New("reaper: lease lost mid-pass")
+	if err := r.lease.Renew(ctx); err != nil {
+		return fmt.Errorf("reaper: mid-pass: %w", err)
 	}
 	return nil
 }

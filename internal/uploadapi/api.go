@@ -45,14 +45,15 @@ type Identity struct {
 	Admin bool
 }
 
-// Config configures the API. Lister, Cancel and DeleteMedia are required.
+// Config configures the API. Lister, Cancel, DeleteMedia and UploadURL are
+// required.
 type Config struct {
 	// BasePath is where the API is mounted. Default: /uploads.
 	BasePath string
-	// TusBasePath and PublicURL build each item's tus upload URL.
-	TusBasePath string
-	PublicURL   string
-	Lister      Lister
+	// UploadURL returns the tus upload URL of an upload, as the request's
+	// client reaches the gateway.
+	UploadURL func(r *http.Request, id string) string
+	Lister    Lister
 	// Cancel ends an unfinished upload under its lock, as tus DELETE does
 	// (tusstore.Store.Cancel); it reports whether the upload had in fact
 	// finished already, or an error wrapping handler.ErrNotFound when it
@@ -84,8 +85,8 @@ type API struct {
 
 // New returns the API. It does no I/O.
 func New(cfg Config) (*API, error) {
-	if cfg.Lister == nil || cfg.Cancel == nil || cfg.DeleteMedia == nil {
-		return nil, errors.New("uploadapi: Lister, Cancel and DeleteMedia are required")
+	if cfg.Lister == nil || cfg.Cancel == nil || cfg.DeleteMedia == nil || cfg.UploadURL == nil {
+		return nil, errors.New("uploadapi: Lister, Cancel, DeleteMedia and UploadURL are required")
 	}
 	if cfg.BasePath == "" {
 		cfg.BasePath = "/uploads"

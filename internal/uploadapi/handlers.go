@@ -35,7 +35,7 @@ type item struct {
 }
 
 func (a *API) render(r *http.Request, it uploadlist.Item, admin bool) item {
-	out := item{ID: it.ID, URL: a.uploadURL(r, it.ID), MediaID: it.MediaID, MediaType: it.MediaType,
+	out := item{ID: it.ID, URL: a.cfg.UploadURL(r, it.ID), MediaID: it.MediaID, MediaType: it.MediaType,
 		Filename: it.Filename, Title: it.Title, Offset: it.Offset, State: it.State,
 		CreatedAt: it.CreatedAt.Format(time.RFC3339), UpdatedAt: it.UpdatedAt.Format(time.RFC3339),
 		Metadata: it.MetaData}
@@ -54,20 +54,6 @@ func (a *API) render(r *http.Request, it uploadlist.Item, admin bool) item {
 		out.Owner = it.Owner
 	}
 	return out
-}
-
-// uploadURL is the tus URL of upload id: under PublicURL when set, else
-// on the host the request came to.
-func (a *API) uploadURL(r *http.Request, id string) string {
-	base := strings.TrimSuffix(a.cfg.PublicURL, "/")
-	if base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + r.Host
-	}
-	return base + "/" + strings.Trim(a.cfg.TusBasePath, "/") + "/" + id
 }
 
 func (a *API) list(w http.ResponseWriter, r *http.Request) {

@@ -112,6 +112,12 @@ type Config struct {
 	DevOSSListen   string `yaml:"dev-oss-listen" usage:"-dev: address of the OSS simulator"`
 	DevVODListen   string `yaml:"dev-vod-listen" usage:"-dev: address of the VOD simulator"`
 	DevRedisListen string `yaml:"dev-redis-listen" usage:"-dev: address of the embedded Redis"`
+
+	// TLS and protocols at the edge (internal/edge; README "TLS, HTTP/2 and HTTP/3").
+	TLSCertFile string `yaml:"tls-cert-file" usage:"PEM certificate chain; with tls-key-file the listener speaks TLS (HTTP/1.1 and HTTP/2); reloaded when the file changes or on SIGHUP"`
+	TLSKeyFile  string `yaml:"tls-key-file" usage:"PEM private key of tls-cert-file"`
+	H2C         bool   `yaml:"h2c" usage:"without TLS, also serve HTTP/2 with prior knowledge (h2c) on the listener, for load balancers that speak it"`
+	HTTP3       bool   `yaml:"http3" usage:"with TLS, also serve HTTP/3 (QUIC) on the same port over UDP, advertised with Alt-Svc"`
 }
 
 // Defaults not owned by a library package.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/vodgate/vodgate/internal/server"
@@ -61,7 +62,25 @@ func run(args []string, env Env, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if a.dev != nil {
-		fmt.Fprint(stdout, a.dev.Banner(tusURL(a.ln.Addr().String(), cfg.BasePath), bannerTokenCmd(cfg)))
+		u := tusURL(a.ln.Addr().String(), cfg.BasePath)
+		if a.edge.TLS() {
+			u = "https" + strings.TrimPrefix(u, "http")
+		}
+		fmt.Fprint(stdout, a.dev.Banner(u, bannerTokenCmd(cfg)))
+	}
+	if a.edge.TLS() {
+		// SIGHUP re-reads the certificate files (they are also re-read
+		// when they change); without TLS it keeps its default action.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for range hup {
+				if err := a.edge.Reload(); err == nil {
+					logger.InfoContext(ctx, "CertificateReloaded", "reason", "SIGHUP")
+				}
+			}
+		}()
 	}
 	code := 0
 	if err := a.server.Serve(ctx, a.ln); err != nil {

@@ -153,6 +153,13 @@ func (c *Config) Validate() error {
 
 	c.validateGuard(bad)
 
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		bad("tls-key-file", c.TLSKeyFile, ErrRequired, "tls-cert-file and tls-key-file go together")
+	}
+	if c.HTTP3 && c.TLSCertFile == "" {
+		bad("http3", c.HTTP3, ErrInvalid, "HTTP/3 needs TLS: set tls-cert-file and tls-key-file")
+	}
+
 	if c.Dev {
 		addr("dev-oss-listen", c.DevOSSListen)
 		addr("dev-vod-listen", c.DevVODListen)

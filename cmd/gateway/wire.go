@@ -16,6 +16,7 @@ import (
 
 	"github.com/vodgate/vodgate/internal/auth"
 	"github.com/vodgate/vodgate/internal/devstack"
+	"github.com/vodgate/vodgate/internal/edge"
 	"github.com/vodgate/vodgate/internal/redisstate"
 	"github.com/vodgate/vodgate/internal/server"
 	"github.com/vodgate/vodgate/internal/userdata"
@@ -31,6 +32,7 @@ const startupPingTimeout = 5 * time.Second
 // construction.
 type app struct {
 	server  *server.Server
+	edge    *edge.Edge
 	ln      net.Listener
 	dev     *devstack.Stack
 	closers []func() error
@@ -147,6 +149,12 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 	}
 	lk.RegisterMetrics(reg)
 
+	a.edge, err = edge.New(edge.Config{CertFile: cfg.TLSCertFile, KeyFile: cfg.TLSKeyFile, H2C: cfg.H2C, HTTP3: cfg.HTTP3,
+		Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+
 	maxSize := store.MaxLength() // what max-size and buffer-budget allow, as Tus-Max-Size
 	a.server, err = server.New(server.Config{
 		Listen: cfg.Listen, BasePath: cfg.BasePath, StoreComposer: composer, MaxSize: maxSize,
@@ -162,14 +170,15 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 		PreUploadCreate:   g.auth.PreUploadCreate,
 		PreFinishResponse: g.limits.PreFinishResponse,
 		Logger:            logger,
+		Transport:         a.edge,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
+	if a.ln, err = a.edge.Listen(cfg.Listen); err != nil {
+		return nil, err
 	}
-	a.closers = append(a.closers, func() error { _ = a.ln.Close(); return nil }) // Serve closes it too
+	a.closers = append(a.closers, func() error { _ = a.ln.Close(); return a.edge.Close() }) // Serve closes them too
 	return a, nil
 }
 

@@ -21,6 +21,7 @@ const (
 	goRedis     = "github.com/redis/go-redis"
 	miniredis   = "github.com/alicebob/miniredis"
 	tusd        = "github.com/tus/tusd"
+	quicGo      = "github.com/quic-go"
 )
 
 // Module packages.
@@ -40,6 +41,7 @@ const (
 	locker     = mod + "/locker"
 	bench      = mod + "/bench"
 	userdata   = mod + "/internal/userdata"
+	edge       = mod + "/internal/edge"
 )
 
 // forbid says that packages under pkg must not depend on anything under the
@@ -80,6 +82,9 @@ var forbidden = []forbid{
 	{pkg: userdata, deny: []string{mod + "/cmd", mod + "/internal/server", mod + "/internal/auth", mod + "/internal/limits", tusstore, vodbridge, locker, redisstate,
 		osstest, vodtest, tusd, goRedis, aliyunOSS, aliyunVOD, aliyunCreds},
 		why: "the userData policy is a pure function of the client's value and the configuration"},
+	{pkg: edge, deny: []string{mod + "/cmd", mod + "/internal/server", mod + "/internal/auth", mod + "/internal/limits", devstack, tusstore, vodbridge,
+		locker, redisstate, osstest, vodtest, tusd, goRedis, aliyunOSS, aliyunVOD, aliyunCreds},
+		why: "the edge is transport only (listener, TLS, HTTP/1.1, HTTP/2, HTTP/3): it serves whatever handler it is given, so every protocol gets the same chain"},
 	{pkg: e2e, deny: []string{cmd, server, devstack, redisstate, tusstore, vodbridge, locker, auth, limits}, direct: true,
 		why: "end-to-end tests drive the built binary; of the module they use only the simulators and testenv"},
 }
@@ -106,6 +111,10 @@ var restricted = []onlyFrom{
 		why: "the policy is wired into the server's client-metadata check in cmd/gateway"},
 	{target: limits, allow: []string{cmd},
 		why: "limits are wired around the tus handler in cmd/gateway"},
+	{target: edge, allow: []string{cmd},
+		why: "the edge is wired in cmd/gateway as the server's Transport"},
+	{target: quicGo, allow: []string{edge, bench},
+		why: "QUIC and HTTP/3 live in internal/edge (and benchmark clients), so no other package serves or speaks a protocol of its own"},
 }
 
 // pkgInfo is the part of `go list -json` output the rules need.
@@ -196,7 +205,7 @@ func TestImportRules(t *testing.T) {
 	for _, p := range pkgs {
 		seen[p.ImportPath] = true
 	}
-	for _, must := range []string{server, tusstore, vodbridge, devstack, auth, limits, e2e, mod + "/cmd/gateway"} {
+	for _, must := range []string{server, tusstore, vodbridge, devstack, auth, limits, e2e, edge, mod + "/cmd/gateway"} {
 		if !seen[must] {
 			t.Fatalf("go list did not report %s; the rules would check nothing", must)
 		}

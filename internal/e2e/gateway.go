@@ -26,7 +26,12 @@ type gatewayProc struct {
 	bin  string
 	addr string // 127.0.0.1:PORT
 	env  []string
-	log  *tailLog
+	// scheme is https when the gateway serves TLS (VODGATE_TLS_CERT_FILE),
+	// and ready is the client /readyz is asked with (it trusts that
+	// certificate).
+	scheme string
+	ready  *http.Client
+	log    *tailLog
 
 	mu    sync.Mutex
 	cmd   *exec.Cmd
@@ -51,6 +56,10 @@ func newGatewayProc(t testing.TB, name, bin string, env map[string]string) *gate
 		g.log.mirror = func(line string) { t.Logf("%s| %s", name, line) }
 	}
 	g.env = gatewayEnv(env, g.addr)
+	g.scheme, g.ready = "http", &http.Client{Timeout: 2 * time.Second}
+	if cf := env["VODGATE_TLS_CERT_FILE"]; cf != "" {
+		g.scheme, g.ready = "https", tlsClient(t, cf)
+	}
 	t.Cleanup(func() {
 		g.Stop()
 		if t.Failed() && os.Getenv("VODGATE_E2E_LOG") == "" {
@@ -77,8 +86,8 @@ func gatewayEnv(extra map[string]string, addr string) []string {
 	return env
 }
 
-// URL is the gateway's base URL, e.g. http://127.0.0.1:PORT.
-func (g *gatewayProc) URL() string { return "http://" + g.addr }
+// URL is the gateway's base URL, e.g. http://127.0.0.1:PORT (https with TLS).
+func (g *gatewayProc) URL() string { return g.scheme + "://" + g.addr }
 
 // Endpoint is the tus creation endpoint.
 func (g *gatewayProc) Endpoint() string { return g.URL() + "/files/" }
@@ -127,7 +136,7 @@ func (g *gatewayProc) waitReady(done <-chan struct{}) {
 	g.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), gatewayReadyTimeout)
 	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
+	client := g.ready
 	var last string
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, g.URL()+"/readyz", nil)

@@ -133,6 +133,7 @@ func (a *accessLog) wrap(next http.Handler) http.Handler {
 			slog.Int64("bytesOut", rw.bytes),
 			slog.Float64("durationMs", float64(elapsed.Microseconds())/1000),
 			slog.String("remote", r.RemoteAddr),
+			slog.String("proto", r.Proto),
 			slog.String("requestId", RequestID(ctx)),
 			slog.String("userAgent", r.UserAgent()),
 		}

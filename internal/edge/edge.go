@@ -17,6 +17,10 @@ import (
 	"github.com/quic-go/quic-go/http3"
 )
 
+// h3CloseGrace is how long Shutdown waits, once no request runs, for
+// HTTP/3 clients to close their connections before it closes them.
+const h3CloseGrace = 500 * time.Millisecond
+
 // AltSvcMaxAge is how long (seconds) clients may remember the Alt-Svc
 // advertisement of HTTP/3.
 const AltSvcMaxAge = 86400
@@ -202,7 +206,17 @@ func (e *Edge) Shutdown(ctx context.Context) error {
 			err = ctx.Err()
 		}
 	}
-	_ = h3.Close() // clients that keep an idle connection after GOAWAY
+	if err == nil {
+		// Let the last responses reach their clients, and clients close
+		// their connections after GOAWAY, before closing what is left.
+		select {
+		case <-sdone:
+			return e.closeUDP()
+		case <-time.After(h3CloseGrace):
+		case <-ctx.Done():
+		}
+	}
+	_ = h3.Close()
 	<-sdone
 	return errors.Join(err, e.closeUDP())
 }
@@ -240,9 +254,53 @@ func (e *Edge) h3Handler(base context.Context, next http.Handler) http.Handler {
 		defer cancel(nil)
 		stop := context.AfterFunc(base, func() { cancel(context.Cause(base)) })
 		defer stop()
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(&h3Writer{ResponseWriter: w}, r.WithContext(ctx))
 	})
 }
+
+// connectionHeaders are HTTP/1.1 connection-specific fields, malformed in
+// an HTTP/3 response (RFC 9114 section 4.2). The handler chain sets
+// "Connection: close" when it cuts a slow body; HTTP/2 turns that into a
+// GOAWAY, HTTP/3 clients would reject the response, so it is dropped: the
+// stream alone ends.
+var connectionHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade"}
+
+// h3Writer removes connection-specific headers before the response header
+// is sent. Unwrap keeps http.ResponseController (read deadlines) working.
+type h3Writer struct {
+	http.ResponseWriter
+	sent bool
+}
+
+func (w *h3Writer) strip() {
+	if w.sent {
+		return
+	}
+	w.sent = true
+	h := w.ResponseWriter.Header()
+	for _, k := range connectionHeaders {
+		delete(h, k)
+	}
+}
+
+func (w *h3Writer) WriteHeader(code int) {
+	if code >= 200 {
+		w.strip()
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *h3Writer) Write(p []byte) (int, error) {
+	w.strip()
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *h3Writer) Flush() {
+	w.strip()
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *h3Writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // withAltSvc advertises HTTP/3 on every response.
 func withAltSvc(value string, next http.Handler) http.Handler {

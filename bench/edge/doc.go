@@ -7,7 +7,7 @@
 // of MiB/s and CPU seconds per GiB of the gateway process and of the
 // client.
 //
-//	go run ./bench/edge                     # 1 GiB in one PATCH, 500 x 1 MiB concurrently
+//	go run ./bench/edge                     # 1 GiB in one PATCH; 500 x 1 MiB, 50 at a time
 //	go run ./bench/edge -smoke              # 16 MiB and 20 x 1 MiB, seconds
 //	go run ./bench/edge -size-mib 256 -protos h2,h3
 //

@@ -31,6 +31,7 @@ type options struct {
 	sizeMiB  int64
 	smallN   int
 	smallMiB int64
+	conc     int
 	protos   []string
 	cases    []string
 	keep     bool
@@ -44,6 +45,7 @@ func main() {
 	flag.Int64Var(&o.sizeMiB, "size-mib", 1024, "size of the one-PATCH upload")
 	flag.IntVar(&o.smallN, "small-n", 500, "number of concurrent small uploads")
 	flag.Int64Var(&o.smallMiB, "small-mib", 1, "size of each small upload")
+	flag.IntVar(&o.conc, "concurrency", 50, "small uploads in flight at once")
 	flag.StringVar(&protos, "protos", "h1,h2,h3", "protocols: h1, h2, h3")
 	flag.StringVar(&cases, "cases", "one-patch,small", "cases: one-patch, small")
 	flag.BoolVar(&smoke, "smoke", false, "16 MiB and 20 x 1 MiB: checks the tool, measures nothing")
@@ -146,11 +148,18 @@ func runCase(o options, tmp, certFile, keyFile string, roots *x509.CertPool, kin
 		h := sha256.Sum256(buf)
 		sum := hex.EncodeToString(h[:])
 		errs := make(chan error, o.smallN)
-		var wg sync.WaitGroup
+		jobs := make(chan struct{}, o.smallN)
 		for range o.smallN {
+			jobs <- struct{}{}
+		}
+		close(jobs)
+		var wg sync.WaitGroup
+		for range max(1, min(o.conc, o.smallN)) {
 			wg.Go(func() {
-				if _, err := upload(c, gw.endpoint, size, bytes.NewReader(buf), proto); err != nil {
-					errs <- err
+				for range jobs {
+					if _, err := upload(c, gw.endpoint, size, bytes.NewReader(buf), proto); err != nil {
+						errs <- err
+					}
 				}
 			})
 		}

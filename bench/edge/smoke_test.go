@@ -14,7 +14,7 @@ import (
 func TestSmoke(t *testing.T) {
 	bin := testenv.GatewayBin(t)
 	var out bytes.Buffer
-	o := options{bin: bin, sizeMiB: 4, smallN: 8, smallMiB: 1,
+	o := options{bin: bin, sizeMiB: 4, smallN: 8, smallMiB: 1, conc: 4,
 		protos: []string{"h1", "h2", "h3"}, cases: []string{"one-patch", "small"}}
 	if err := run(o, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -201,6 +202,29 @@ func TestUploadOverEachProtocol(t *testing.T) {
 			}
 			s.checkUploaded(t, mediaID, src)
 		})
+	}
+
+	// The request metrics count each protocol: the same chain served them.
+	for _, m := range []struct {
+		gw   *gatewayProc
+		want []string
+	}{
+		{s.GW, []string{`protocol="HTTP/1.1",tls="true"`, `protocol="HTTP/2.0",tls="true"`, `protocol="HTTP/3.0",tls="true"`}},
+		{plain, []string{`protocol="HTTP/2.0",tls="false"`}},
+	} {
+		resp, err := m.gw.ready.Get(m.gw.URL() + "/metrics")
+		if err != nil {
+			t.Fatalf("GET /metrics: %v", err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, w := range m.want {
+			// At least POST and PATCH (/readyz and /metrics count too).
+			re := regexp.MustCompile(`(?m)^vodgate_http_requests_by_protocol_total\{` + regexp.QuoteMeta(w) + `\} (\d+)$`)
+			if got := re.FindStringSubmatch(string(b)); got == nil || len(got[1]) == 1 && got[1] < "2" {
+				t.Errorf("%s /metrics: vodgate_http_requests_by_protocol_total{%s} = %v, want at least 2 (POST and PATCH)", m.gw.name, w, got)
+			}
+		}
 	}
 }
 

@@ -213,12 +213,12 @@ func New(cfg Config) (*Server, error) {
 		quiet:       map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true},
 	}
 	if cfg.Registry != nil {
-		al.duration = newDurationHistogram()
+		al.duration, al.protocols = newDurationHistogram(), newProtocolCounter()
 		s.conns = prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tusd_connections_open",
 			Help: "Current number of open connections.",
 		})
-		for _, c := range []prometheus.Collector{prometheuscollector.New(tus.Metrics), al.duration, s.conns} {
+		for _, c := range []prometheus.Collector{prometheuscollector.New(tus.Metrics), al.duration, al.protocols, s.conns} {
 			if err := cfg.Registry.Register(c); err != nil {
 				return nil, fmt.Errorf("server: register metrics: %w", err)
 			}

@@ -153,8 +153,11 @@ func (c *Config) Validate() error {
 
 	c.validateGuard(bad)
 
-	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
-		bad("tls-key-file", c.TLSKeyFile, ErrRequired, "tls-cert-file and tls-key-file go together")
+	switch {
+	case c.TLSCertFile != "" && c.TLSKeyFile == "":
+		bad("tls-key-file", c.TLSKeyFile, ErrRequired, "tls-cert-file needs its key")
+	case c.TLSCertFile == "" && c.TLSKeyFile != "":
+		bad("tls-cert-file", c.TLSCertFile, ErrRequired, "tls-key-file needs its certificate")
 	}
 	if c.HTTP3 && c.TLSCertFile == "" {
 		bad("http3", c.HTTP3, ErrInvalid, "HTTP/3 needs TLS: set tls-cert-file and tls-key-file")

@@ -21,6 +21,18 @@ import (
 // HTTP/3 clients to close their connections before it closes them.
 const h3CloseGrace = 500 * time.Millisecond
 
+// HTTP/2 receive windows. Go's defaults (1 MiB) cap an upload stream at
+// 1 MiB per round trip: about 9 MiB/s at 100 ms, where HTTP/1.1 over the
+// same path reached 58 MiB/s. These let one stream carry a part (8 MiB)
+// per round trip, like quic-go's windows for HTTP/3 (6 MB per stream, 15 MB
+// per connection, auto-tuned). The bytes are buffered only while the
+// handler does not read, as the kernel buffers a TCP socket's for
+// HTTP/1.1.
+const (
+	H2StreamWindow     = 8 << 20
+	H2ConnectionWindow = 16 << 20
+)
+
 // AltSvcMaxAge is how long (seconds) clients may remember the Alt-Svc
 // advertisement of HTTP/3.
 const AltSvcMaxAge = 86400
@@ -136,6 +148,7 @@ func (e *Edge) Serve(srv *http.Server, ln net.Listener) error {
 	p.SetHTTP2(e.certs != nil)
 	p.SetUnencryptedHTTP2(e.certs == nil && e.cfg.H2C)
 	srv.Protocols = &p
+	srv.HTTP2 = &http.HTTP2Config{MaxReceiveBufferPerStream: H2StreamWindow, MaxReceiveBufferPerConnection: H2ConnectionWindow}
 	if e.certs == nil {
 		return srv.Serve(ln)
 	}

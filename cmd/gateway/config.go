@@ -3,6 +3,7 @@ package main
 import (
 	"time"
 
+	"github.com/vodgate/vodgate/internal/acme"
 	"github.com/vodgate/vodgate/internal/auth"
 	"github.com/vodgate/vodgate/internal/limits"
 	"github.com/vodgate/vodgate/internal/server"
@@ -118,6 +119,14 @@ type Config struct {
 	TLSKeyFile  string `yaml:"tls-key-file" usage:"PEM private key of tls-cert-file"`
 	H2C         bool   `yaml:"h2c" usage:"without TLS, also serve HTTP/2 with prior knowledge (h2c) on the listener, for load balancers that speak it"`
 	HTTP3       bool   `yaml:"http3" usage:"with TLS, also serve HTTP/3 (QUIC) on the same port over UDP, advertised with Alt-Svc"`
+
+	// ACME (internal/acme): certificates obtained and renewed automatically
+	// instead of tls-cert-file / tls-key-file.
+	ACMEDomains    List   `yaml:"acme-domains" usage:"comma-separated names to obtain TLS certificates for from an ACME CA (TLS-ALPN-01 on the listener, which the CA must reach on port 443); instead of tls-cert-file"`
+	ACMEEmail      string `yaml:"acme-email" usage:"contact e-mail of the ACME account"`
+	ACMECA         string `yaml:"acme-ca" usage:"ACME directory URL"`
+	ACMECARootFile string `yaml:"acme-ca-root-file" usage:"PEM roots trusted for the ACME CA's own HTTPS API (a private CA); empty: the system roots"`
+	ACMEStorage    string `yaml:"acme-storage" usage:"where ACME certificates, keys and locks live: redis (the gateway's Redis, shared by all instances) or a directory"`
 }
 
 // Defaults not owned by a library package.
@@ -186,5 +195,8 @@ func DefaultConfig() Config {
 		DevOSSListen:   DefaultDevOSSListen,
 		DevVODListen:   DefaultDevVODListen,
 		DevRedisListen: DefaultDevRedisListen,
+
+		ACMECA:      acme.DefaultCA,
+		ACMEStorage: "redis",
 	}
 }

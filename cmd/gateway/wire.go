@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/tus/tusd/v2/pkg/handler"
 
+	"github.com/vodgate/vodgate/internal/acme"
 	"github.com/vodgate/vodgate/internal/auth"
 	"github.com/vodgate/vodgate/internal/devstack"
 	"github.com/vodgate/vodgate/internal/edge"
@@ -149,8 +150,21 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err er
 	}
 	lk.RegisterMetrics(reg)
 
-	a.edge, err = edge.New(edge.Config{CertFile: cfg.TLSCertFile, KeyFile: cfg.TLSKeyFile, H2C: cfg.H2C, HTTP3: cfg.HTTP3,
-		Logger: logger})
+	ecfg := edge.Config{CertFile: cfg.TLSCertFile, KeyFile: cfg.TLSKeyFile, H2C: cfg.H2C, HTTP3: cfg.HTTP3, Logger: logger}
+	if len(cfg.ACMEDomains) > 0 {
+		var st acme.Storage = acme.NewRedisStorage(rdb, cfg.RedisPrefix+":acme")
+		if cfg.ACMEStorage != "redis" {
+			st = acme.FileStorage(cfg.ACMEStorage)
+		}
+		m, err := acme.New(ctx, acme.Config{Domains: cfg.ACMEDomains, Email: cfg.ACMEEmail, CA: cfg.ACMECA,
+			CARootFile: cfg.ACMECARootFile, Storage: st, Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, m.Close)
+		ecfg.Source = m
+	}
+	a.edge, err = edge.New(ecfg)
 	if err != nil {
 		return nil, err
 	}

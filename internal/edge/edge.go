@@ -43,6 +43,9 @@ type Config struct {
 	// key; with both set the listener speaks TLS (HTTP/1.1 and HTTP/2).
 	// Either without the other is an error.
 	CertFile, KeyFile string
+	// Source, instead of the files, supplies certificates (ACME:
+	// internal/acme); its NextProtos (acme-tls/1) are offered over TCP too.
+	Source CertSource
 	// H2C serves HTTP/2 with prior knowledge (RFC 9113 section 3.3) on a
 	// listener without TLS, next to HTTP/1.1. Ignored with TLS.
 	H2C bool
@@ -57,11 +60,22 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// CertSource supplies certificates for handshakes.
+type CertSource interface {
+	GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// NextProtos are ALPN protocols the TCP listener offers besides h2
+	// and http/1.1 (for example acme-tls/1 for TLS-ALPN-01 challenges).
+	NextProtos() []string
+}
+
 // Edge listens and serves one handler over the configured protocols. Build
 // it with [New]; it is used by one [Edge.Listen] and one [Edge.Serve].
 type Edge struct {
 	cfg   Config
-	certs *Certs // nil without TLS
+	certs *Certs // from the files; nil without them
+	// getCert is the certificate of a handshake (certs or cfg.Source);
+	// nil without TLS.
+	getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 
 	udp net.PacketConn // HTTP/3 socket, bound by Listen
 	h3  *http3.Server  // set by Serve
@@ -81,21 +95,25 @@ func New(cfg Config) (*Edge, error) {
 		return nil, errors.New("edge: a certificate file and a key file are both needed for TLS")
 	}
 	e := &Edge{cfg: cfg}
-	if cfg.CertFile == "" {
-		if cfg.HTTP3 {
-			return nil, errors.New("edge: HTTP/3 needs TLS (a certificate file and a key file)")
+	switch {
+	case cfg.Source != nil && cfg.CertFile != "":
+		return nil, errors.New("edge: certificate files and a certificate source (ACME) exclude each other")
+	case cfg.Source != nil:
+		e.getCert = cfg.Source.GetCertificate
+	case cfg.CertFile != "":
+		var err error
+		if e.certs, err = NewCerts(cfg.CertFile, cfg.KeyFile, cfg.CheckInterval, nil, cfg.Logger.With("component", "tls")); err != nil {
+			return nil, err
 		}
-		return e, nil
-	}
-	var err error
-	if e.certs, err = NewCerts(cfg.CertFile, cfg.KeyFile, cfg.CheckInterval, nil, cfg.Logger.With("component", "tls")); err != nil {
-		return nil, err
+		e.getCert = e.certs.GetCertificate
+	case cfg.HTTP3:
+		return nil, errors.New("edge: HTTP/3 needs TLS (a certificate file and a key file)")
 	}
 	return e, nil
 }
 
 // TLS reports whether the edge serves TLS.
-func (e *Edge) TLS() bool { return e.certs != nil }
+func (e *Edge) TLS() bool { return e.getCert != nil }
 
 // Certs returns the certificate source, nil without TLS.
 func (e *Edge) Certs() *Certs { return e.certs }
@@ -130,10 +148,14 @@ func (e *Edge) Listen(addr string) (net.Listener, error) {
 // tlsConfig is the TLS configuration for TCP: TLS 1.2 or later, ALPN h2
 // then http/1.1, the certificate from Certs.
 func (e *Edge) tlsConfig() *tls.Config {
+	protos := []string{"h2", "http/1.1"}
+	if e.cfg.Source != nil {
+		protos = append(protos, e.cfg.Source.NextProtos()...)
+	}
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS12,
-		GetCertificate: e.certs.GetCertificate,
-		NextProtos:     []string{"h2", "http/1.1"},
+		GetCertificate: e.getCert,
+		NextProtos:     protos,
 	}
 }
 
@@ -145,11 +167,11 @@ func (e *Edge) tlsConfig() *tls.Config {
 func (e *Edge) Serve(srv *http.Server, ln net.Listener) error {
 	var p http.Protocols
 	p.SetHTTP1(true)
-	p.SetHTTP2(e.certs != nil)
-	p.SetUnencryptedHTTP2(e.certs == nil && e.cfg.H2C)
+	p.SetHTTP2(e.TLS())
+	p.SetUnencryptedHTTP2(!e.TLS() && e.cfg.H2C)
 	srv.Protocols = &p
 	srv.HTTP2 = &http.HTTP2Config{MaxReceiveBufferPerStream: H2StreamWindow, MaxReceiveBufferPerConnection: H2ConnectionWindow}
-	if e.certs == nil {
+	if !e.TLS() {
 		return srv.Serve(ln)
 	}
 	srv.TLSConfig = e.tlsConfig()
@@ -165,7 +187,7 @@ func (e *Edge) Serve(srv *http.Server, ln net.Listener) error {
 	e.mu.Lock()
 	e.h3 = &http3.Server{
 		Handler:        e.h3Handler(base, srv.Handler),
-		TLSConfig:      http3.ConfigureTLSConfig(&tls.Config{MinVersion: tls.VersionTLS13, GetCertificate: e.certs.GetCertificate}),
+		TLSConfig:      http3.ConfigureTLSConfig(&tls.Config{MinVersion: tls.VersionTLS13, GetCertificate: e.getCert}),
 		QUICConfig:     &quic.Config{MaxIdleTimeout: 60 * time.Second, KeepAlivePeriod: 15 * time.Second},
 		MaxHeaderBytes: srv.MaxHeaderBytes,
 		IdleTimeout:    srv.IdleTimeout,

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -112,5 +114,35 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCertificateReloadOnSIGHUP rotates the files right after a handshake
+// looked at them (so the once-a-second check is not due) and sends SIGHUP:
+// the next connection already gets the new certificate.
+func TestCertificateReloadOnSIGHUP(t *testing.T) {
+	s := newEdgeStack(t, nil)
+	first := s.Cert
+	old := t.TempDir() + "/first.pem"
+	copyFile(t, first.CertFile, old)
+	time.Sleep(1100 * time.Millisecond) // the next handshake checks the files
+	if got := servedSerial(t, "h2", s.GW.URL(), first.CertFile); got != first.Serial {
+		t.Fatalf("before rotation: serial %d, want %d", got, first.Serial)
+	}
+	checked := time.Now()
+	second := writeTestCert(t, s.CertDir, 2)
+	s.GW.Signal(syscall.SIGHUP)
+	for !strings.Contains(s.GW.log.String(), `"CertificateReloaded"`) {
+		if time.Since(checked) > 5*time.Second {
+			t.Fatal("no CertificateReloaded log line after SIGHUP")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	got := servedSerial(t, "h2", s.GW.URL(), old, second.CertFile)
+	if since := time.Since(checked); since >= time.Second {
+		t.Skipf("too slow to tell SIGHUP from the periodic check (%v)", since) // not expected on loopback
+	}
+	if got != second.Serial {
+		t.Errorf("after SIGHUP: serial %d, want %d", got, second.Serial)
 	}
 }

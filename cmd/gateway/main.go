@@ -68,9 +68,9 @@ func run(args []string, env Env, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprint(stdout, a.dev.Banner(u, bannerTokenCmd(cfg)))
 	}
-	if a.edge.TLS() {
+	if a.edge.Certs() != nil {
 		// SIGHUP re-reads the certificate files (they are also re-read
-		// when they change); without TLS it keeps its default action.
+		// when they change); without them it keeps its default action.
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)

@@ -211,6 +211,9 @@ func (e *Edge) Serve(srv *http.Server, ln net.Listener) error {
 		close(h3err)
 	}()
 	err := srv.ServeTLS(ln, "", "")
+	if !errors.Is(err, http.ErrServerClosed) {
+		_ = e.Close() // TCP failed: stop HTTP/3 too (a shutdown stops it through Shutdown)
+	}
 	if e3, ok := <-h3err; ok {
 		return fmt.Errorf("edge: HTTP/3: %w", e3)
 	}

@@ -184,3 +184,36 @@ func TestShutdownHTTP3(t *testing.T) {
 		udp.Close()
 	}
 }
+
+// TestServeTCPFailureStopsHTTP3 checks that Serve returns (and frees the
+// UDP port) when the TCP listener fails, rather than waiting on HTTP/3.
+func TestServeTCPFailureStopsHTTP3(t *testing.T) {
+	dir := t.TempDir()
+	cf, kf := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writePair(t, cf, kf, 1)
+	e, err := New(Config{CertFile: cf, KeyFile: kf, HTTP3: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := e.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	done := make(chan error, 1)
+	go func() { done <- e.Serve(&http.Server{Handler: echo}, ln) }()
+	select {
+	case err := <-done:
+		if err == nil || errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Serve on a closed listener: %v, want its error", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after the TCP listener failed")
+	}
+	if udp, err := net.ListenPacket("udp", addr); err != nil {
+		t.Errorf("UDP port still bound: %v", err)
+	} else {
+		udp.Close()
+	}
+}

@@ -30,8 +30,22 @@ type gateway struct {
 }
 
 // startGateway starts bin -dev in dir on free loopback ports and waits for
-// /readyz over TLS.
+// /readyz over TLS. A port found free can be taken by another process
+// before the gateway binds it (other tests run in parallel; HTTP/3 also
+// needs the UDP port), so a gateway that exits at startup is started
+// again on new ports, three times at most.
 func startGateway(bin, dir, certFile, keyFile string, roots *x509.CertPool) (*gateway, error) {
+	var err error
+	for range 3 {
+		var g *gateway
+		if g, err = startGatewayOnce(bin, dir, certFile, keyFile, roots); err == nil {
+			return g, nil
+		}
+	}
+	return nil, err
+}
+
+func startGatewayOnce(bin, dir, certFile, keyFile string, roots *x509.CertPool) (*gateway, error) {
 	ports := make([]int, 4)
 	for i := range ports {
 		p, err := freePort()
@@ -71,7 +85,11 @@ func startGateway(bin, dir, certFile, keyFile string, roots *x509.CertPool) (*ga
 		}
 		select {
 		case <-g.done:
-			return nil, fmt.Errorf("gateway exited before it was ready; see %s", logf.Name())
+			b, _ := os.ReadFile(logf.Name())
+			if len(b) > 2000 {
+				b = b[len(b)-2000:]
+			}
+			return nil, fmt.Errorf("gateway exited before it was ready; log tail:\n%s", b)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {

@@ -208,15 +208,25 @@ func (g *gatewayProc) signalAndWait(sig syscall.Signal, grace time.Duration) boo
 	return false
 }
 
-// freeAddr returns a loopback address whose port was free a moment ago.
+// freeAddr returns a loopback address whose port was free a moment ago,
+// over TCP and over UDP (for HTTP/3 on the same port).
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	for range 20 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		addr := l.Addr().String()
+		u, err := net.ListenPacket("udp", addr)
+		l.Close()
+		if err == nil {
+			u.Close()
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("free port: no port free over both TCP and UDP")
+	return ""
 }
 
 // tailLog is an io.Writer that keeps the last max bytes written to it.

@@ -134,13 +134,21 @@ func (g *gateway) cpu() float64 {
 	return (ut + st) / 100                 // USER_HZ
 }
 
+// freePort is a loopback port free a moment ago over TCP and UDP.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	for range 20 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		u, err := net.ListenPacket("udp", l.Addr().String())
+		l.Close()
+		if err == nil {
+			u.Close()
+			return l.Addr().(*net.TCPAddr).Port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("no port free over both TCP and UDP")
 }
 
 // writeCert writes a self-signed certificate for 127.0.0.1 into dir.

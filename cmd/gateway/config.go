@@ -3,6 +3,7 @@ package main
 import (
 	"time"
 
+	"github.com/vodgate/vodgate/internal/acme"
 	"github.com/vodgate/vodgate/internal/auth"
 	"github.com/vodgate/vodgate/internal/events"
 	"github.com/vodgate/vodgate/internal/idempotency"
@@ -154,6 +155,20 @@ type Config struct {
 
 	// Tracing (internal/tracing); the exporter is configured by OTEL_* variables.
 	Tracing bool `yaml:"tracing" usage:"export OpenTelemetry traces over OTLP (also on when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER=otlp is set)"`
+
+	// TLS and protocols at the edge (internal/edge; README "TLS, HTTP/2 and HTTP/3").
+	TLSCertFile string `yaml:"tls-cert-file" usage:"PEM certificate chain; with tls-key-file the listener speaks TLS (HTTP/1.1 and HTTP/2); reloaded when the file changes or on SIGHUP"`
+	TLSKeyFile  string `yaml:"tls-key-file" usage:"PEM private key of tls-cert-file"`
+	H2C         bool   `yaml:"h2c" usage:"without TLS, also serve HTTP/2 with prior knowledge (h2c) on the listener, for load balancers that speak it"`
+	HTTP3       bool   `yaml:"http3" usage:"with TLS, also serve HTTP/3 (QUIC) on the same port over UDP, advertised with Alt-Svc"`
+
+	// ACME (internal/acme): certificates obtained and renewed automatically
+	// instead of tls-cert-file / tls-key-file.
+	ACMEDomains    List   `yaml:"acme-domains" usage:"comma-separated names to obtain TLS certificates for from an ACME CA (TLS-ALPN-01 on the listener, which the CA must reach on port 443); instead of tls-cert-file"`
+	ACMEEmail      string `yaml:"acme-email" usage:"contact e-mail of the ACME account"`
+	ACMECA         string `yaml:"acme-ca" usage:"ACME directory URL"`
+	ACMECARootFile string `yaml:"acme-ca-root-file" usage:"PEM roots trusted for the ACME CA's own HTTPS API (a private CA); empty: the system roots"`
+	ACMEStorage    string `yaml:"acme-storage" usage:"where ACME certificates, keys and locks live: redis (the gateway's Redis, shared by all instances) or a directory"`
 }
 
 // Defaults not owned by a library package.
@@ -243,5 +258,8 @@ func DefaultConfig() Config {
 		DevOSSListen:   DefaultDevOSSListen,
 		DevVODListen:   DefaultDevVODListen,
 		DevRedisListen: DefaultDevRedisListen,
+
+		ACMECA:      acme.DefaultCA,
+		ACMEStorage: "redis",
 	}
 }

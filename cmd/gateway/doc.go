@@ -17,5 +17,6 @@
 // The command only wires packages together: config.go, load.go and
 // validate.go resolve the configuration, wire.go builds Redis, the VOD
 // client, the store, the locker and the HTTP server, and main.go runs them
-// until SIGTERM or SIGINT (a second signal exits at once).
+// until SIGTERM or SIGINT (a second signal exits at once). With TLS
+// (tls-cert-file), SIGHUP re-reads the certificate files.
 package main

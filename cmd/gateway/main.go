@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -75,8 +76,30 @@ func run(args []string, env Env, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if a.dev != nil {
-		fmt.Fprint(stdout, a.dev.Banner(tusURL(a.ln.Addr().String(), cfg.BasePath), bannerTokenCmd(cfg)))
-		fmt.Fprintf(stdout, "\nOr open %s in a browser: drop files, watch them become VOD media.\n\n", tusURL(a.ln.Addr().String(), "/"))
+		u := tusURL(a.ln.Addr().String(), cfg.BasePath)
+		if a.edge.TLS() {
+			u = "https" + strings.TrimPrefix(u, "http")
+		}
+		fmt.Fprint(stdout, a.dev.Banner(u, bannerTokenCmd(cfg)))
+		root := tusURL(a.ln.Addr().String(), "/")
+		if a.edge.TLS() {
+			root = "https" + strings.TrimPrefix(root, "http")
+		}
+		fmt.Fprintf(stdout, "\nOr open %s in a browser: drop files, watch them become VOD media.\n\n", root)
+	}
+	if a.edge.Certs() != nil {
+		// SIGHUP re-reads the certificate files (they are also re-read
+		// when they change); without them it keeps its default action.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for range hup {
+				if err := a.edge.Reload(); err == nil {
+					logger.InfoContext(ctx, "CertificateReloaded", "reason", "SIGHUP")
+				}
+			}
+		}()
 	}
 	code := 0
 	if err := a.server.Serve(ctx, a.ln); err != nil {

@@ -197,6 +197,31 @@ func (c *Config) Validate() error {
 	if c.ReaperVODQPS <= 0 {
 		bad("reaper-vod-qps", c.ReaperVODQPS, ErrRange, "must be positive")
 	}
+	switch {
+	case c.TLSCertFile != "" && c.TLSKeyFile == "":
+		bad("tls-key-file", c.TLSKeyFile, ErrRequired, "tls-cert-file needs its key")
+	case c.TLSCertFile == "" && c.TLSKeyFile != "":
+		bad("tls-cert-file", c.TLSCertFile, ErrRequired, "tls-key-file needs its certificate")
+	}
+	if c.HTTP3 && c.TLSCertFile == "" && len(c.ACMEDomains) == 0 {
+		bad("http3", c.HTTP3, ErrInvalid, "HTTP/3 needs TLS: set tls-cert-file and tls-key-file, or acme-domains")
+	}
+	if len(c.ACMEDomains) > 0 {
+		if c.TLSCertFile != "" || c.TLSKeyFile != "" {
+			bad("acme-domains", c.ACMEDomains, ErrInvalid, "either acme-domains or tls-cert-file/tls-key-file")
+		}
+		if u, err := url.Parse(c.ACMECA); err != nil || u.Scheme != "https" || u.Host == "" {
+			bad("acme-ca", c.ACMECA, ErrInvalid, "want an https:// ACME directory URL")
+		}
+		if c.ACMEStorage == "" {
+			bad("acme-storage", c.ACMEStorage, ErrRequired, "redis or a directory")
+		}
+		for _, d := range c.ACMEDomains {
+			if d == "" || strings.ContainsAny(d, "/: ") {
+				bad("acme-domains", d, ErrInvalid, "want host names")
+			}
+		}
+	}
 
 	if c.Dev {
 		addr("dev-oss-listen", c.DevOSSListen)

@@ -49,6 +49,16 @@ func TestValidate(t *testing.T) {
 		{"negative cate id", func(c *Config) { c.DefaultCateID = -1 }, []string{"default-cate-id"}},
 		{"dev addresses", func(c *Config) { c.Dev, c.DevOSSListen, c.DevDataDir = true, "nope", "" },
 			[]string{"dev-oss-listen", "dev-data-dir"}},
+		{"tls", func(c *Config) { c.TLSCertFile, c.TLSKeyFile, c.HTTP3 = "cert.pem", "key.pem", true }, nil},
+		{"tls cert without key", func(c *Config) { c.TLSCertFile = "cert.pem" }, []string{"tls-key-file"}},
+		{"tls key without cert", func(c *Config) { c.TLSKeyFile = "key.pem" }, []string{"tls-cert-file"}},
+		{"http3 without tls", func(c *Config) { c.HTTP3 = true }, []string{"http3"}},
+		{"h2c without tls", func(c *Config) { c.H2C = true }, nil},
+		{"acme", func(c *Config) { c.ACMEDomains, c.HTTP3 = List{"upload.example.com"}, true }, nil},
+		{"acme and files", func(c *Config) { c.ACMEDomains, c.TLSCertFile, c.TLSKeyFile = List{"upload.example.com"}, "c", "k" },
+			[]string{"acme-domains"}},
+		{"acme bad", func(c *Config) { c.ACMEDomains, c.ACMECA, c.ACMEStorage = List{"https://x"}, "http://ca", "" },
+			[]string{"acme-ca", "acme-storage", "acme-domains"}},
 		{"several at once", func(c *Config) { c.Listen, c.VODProtocol = "", "ftp" }, []string{"listen", "vod-protocol"}},
 	}
 	for _, tc := range tests {

@@ -16,8 +16,10 @@ import (
 	"github.com/tus/tusd/v2/pkg/handler"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/vodgate/vodgate/internal/acme"
 	"github.com/vodgate/vodgate/internal/auth"
 	"github.com/vodgate/vodgate/internal/devstack"
+	"github.com/vodgate/vodgate/internal/edge"
 	"github.com/vodgate/vodgate/internal/redisstate"
 	"github.com/vodgate/vodgate/internal/server"
 	"github.com/vodgate/vodgate/internal/tracing"
@@ -35,6 +37,7 @@ const startupPingTimeout = 5 * time.Second
 // construction.
 type app struct {
 	server  *server.Server
+	edge    *edge.Edge
 	ln      net.Listener
 	dev     *devstack.Stack
 	closers []func() error
@@ -205,6 +208,25 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		annotate = tracing.Annotate(auth.OwnerOf)
 		outer = func(h http.Handler) http.Handler { return tr.Middleware(cfg.BasePath, h) }
 	}
+	ecfg := edge.Config{CertFile: cfg.TLSCertFile, KeyFile: cfg.TLSKeyFile, H2C: cfg.H2C, HTTP3: cfg.HTTP3, Logger: logger}
+	if len(cfg.ACMEDomains) > 0 {
+		var st acme.Storage = acme.NewRedisStorage(rdb, cfg.RedisPrefix+":acme")
+		if cfg.ACMEStorage != "redis" {
+			st = acme.FileStorage(cfg.ACMEStorage)
+		}
+		m, err := acme.New(ctx, acme.Config{Domains: cfg.ACMEDomains, Email: cfg.ACMEEmail, CA: cfg.ACMECA,
+			CARootFile: cfg.ACMECARootFile, Storage: st, Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, m.Close)
+		ecfg.Source = m
+	}
+	a.edge, err = edge.New(ecfg)
+	if err != nil {
+		return nil, err
+	}
+
 	maxSize := store.MaxLength() // what max-size and buffer-budget allow, as Tus-Max-Size
 	a.server, err = server.New(server.Config{
 		Listen: cfg.Listen, BasePath: cfg.BasePath, StoreComposer: composer, MaxSize: maxSize,
@@ -225,14 +247,15 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		Logger:            logger,
 		Routes:            routes,
 		Outer:             outer,
+		Transport:         a.edge,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
+	if a.ln, err = a.edge.Listen(cfg.Listen); err != nil {
+		return nil, err
 	}
-	a.closers = append(a.closers, func() error { _ = a.ln.Close(); return nil }) // Serve closes it too
+	a.closers = append(a.closers, func() error { _ = a.ln.Close(); return a.edge.Close() }) // Serve closes them too
 	return a, nil
 }
 

@@ -23,6 +23,8 @@ const (
 	tusd        = "github.com/tus/tusd"
 	otelSDK     = "go.opentelemetry.io/otel/sdk"
 	otelExport  = "go.opentelemetry.io/otel/exporters"
+	quicGo      = "github.com/quic-go"
+	certmagic   = "github.com/caddyserver/certmagic"
 )
 
 // Module packages.
@@ -52,6 +54,8 @@ const (
 	leasePkg   = mod + "/internal/lease"
 	devpage    = mod + "/internal/devpage"
 	tracing    = mod + "/internal/tracing"
+	edge       = mod + "/internal/edge"
+	acmePkg    = mod + "/internal/acme"
 )
 
 // forbid says that packages under pkg must not depend on anything under the
@@ -127,6 +131,12 @@ var forbidden = []forbid{
 		why: "the VOD quota is a token bucket on Redis keyed by action name; vodbridge calls it through its Quota interface"},
 	{pkg: leasePkg, deny: []string{mod + "/cmd", mod + "/internal", tusstore, vodbridge, locker, tusd, aliyunOSS, aliyunVOD, aliyunCreds},
 		why: "a lease is a Redis key with a token; it knows nothing of what it guards"},
+	{pkg: edge, deny: []string{mod + "/cmd", mod + "/internal/server", mod + "/internal/auth", mod + "/internal/limits", devstack, tusstore, vodbridge,
+		locker, redisstate, osstest, vodtest, tusd, goRedis, aliyunOSS, aliyunVOD, aliyunCreds},
+		why: "the edge is transport only (listener, TLS, HTTP/1.1, HTTP/2, HTTP/3): it serves whatever handler it is given, so every protocol gets the same chain"},
+	{pkg: acmePkg, deny: []string{mod + "/cmd", mod + "/internal/server", edge, mod + "/internal/auth", mod + "/internal/limits", devstack, tusstore,
+		vodbridge, locker, redisstate, osstest, vodtest, tusd, aliyunOSS, aliyunVOD, aliyunCreds},
+		why: "ACME is certificates only: it hands the edge a GetCertificate and keeps its state in a Storage"},
 	{pkg: e2e, deny: []string{cmd, server, devstack, redisstate, tusstore, vodbridge, locker, auth, limits}, direct: true,
 		why: "end-to-end tests drive the built binary; of the module they use only the simulators and testenv"},
 }
@@ -173,6 +183,14 @@ var restricted = []onlyFrom{
 		why: "only internal/tracing builds the OTLP exporter"},
 	{target: limits, allow: []string{cmd},
 		why: "limits are wired around the tus handler in cmd/gateway"},
+	{target: edge, allow: []string{cmd},
+		why: "the edge is wired in cmd/gateway as the server's Transport"},
+	{target: acmePkg, allow: []string{cmd},
+		why: "ACME is wired in cmd/gateway as the edge's certificate source"},
+	{target: certmagic, allow: []string{acmePkg},
+		why: "certmagic (and its zap logging) stays inside internal/acme"},
+	{target: quicGo, allow: []string{edge, bench},
+		why: "QUIC and HTTP/3 live in internal/edge (and benchmark clients), so no other package serves or speaks a protocol of its own"},
 }
 
 // pkgInfo is the part of `go list -json` output the rules need.
@@ -263,7 +281,7 @@ func TestImportRules(t *testing.T) {
 	for _, p := range pkgs {
 		seen[p.ImportPath] = true
 	}
-	for _, must := range []string{server, tusstore, vodbridge, devstack, auth, limits, e2e, mod + "/cmd/gateway"} {
+	for _, must := range []string{server, tusstore, vodbridge, devstack, auth, limits, e2e, edge, acmePkg, mod + "/cmd/gateway"} {
 		if !seen[must] {
 			t.Fatalf("go list did not report %s; the rules would check nothing", must)
 		}

@@ -26,7 +26,12 @@ type gatewayProc struct {
 	bin  string
 	addr string // 127.0.0.1:PORT
 	env  []string
-	log  *tailLog
+	// scheme is https when the gateway serves TLS (VODGATE_TLS_CERT_FILE),
+	// and ready is the client /readyz is asked with (it trusts that
+	// certificate).
+	scheme string
+	ready  *http.Client
+	log    *tailLog
 
 	mu    sync.Mutex
 	cmd   *exec.Cmd
@@ -51,6 +56,10 @@ func newGatewayProc(t testing.TB, name, bin string, env map[string]string) *gate
 		g.log.mirror = func(line string) { t.Logf("%s| %s", name, line) }
 	}
 	g.env = gatewayEnv(env, g.addr)
+	g.scheme, g.ready = "http", &http.Client{Timeout: 2 * time.Second}
+	if cf := env["VODGATE_TLS_CERT_FILE"]; cf != "" {
+		g.scheme, g.ready = "https", tlsClient(t, cf)
+	}
 	t.Cleanup(func() {
 		g.Stop()
 		if t.Failed() && os.Getenv("VODGATE_E2E_LOG") == "" {
@@ -77,8 +86,8 @@ func gatewayEnv(extra map[string]string, addr string) []string {
 	return env
 }
 
-// URL is the gateway's base URL, e.g. http://127.0.0.1:PORT.
-func (g *gatewayProc) URL() string { return "http://" + g.addr }
+// URL is the gateway's base URL, e.g. http://127.0.0.1:PORT (https with TLS).
+func (g *gatewayProc) URL() string { return g.scheme + "://" + g.addr }
 
 // Endpoint is the tus creation endpoint.
 func (g *gatewayProc) Endpoint() string { return g.URL() + "/files/" }
@@ -127,7 +136,7 @@ func (g *gatewayProc) waitReady(done <-chan struct{}) {
 	g.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), gatewayReadyTimeout)
 	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
+	client := g.ready
 	var last string
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, g.URL()+"/readyz", nil)
@@ -199,15 +208,25 @@ func (g *gatewayProc) signalAndWait(sig syscall.Signal, grace time.Duration) boo
 	return false
 }
 
-// freeAddr returns a loopback address whose port was free a moment ago.
+// freeAddr returns a loopback address whose port was free a moment ago,
+// over TCP and over UDP (for HTTP/3 on the same port).
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	for range 20 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		addr := l.Addr().String()
+		u, err := net.ListenPacket("udp", addr)
+		l.Close()
+		if err == nil {
+			u.Close()
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("free port: no port free over both TCP and UDP")
+	return ""
 }
 
 // tailLog is an io.Writer that keeps the last max bytes written to it.

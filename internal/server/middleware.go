@@ -88,6 +88,7 @@ type accessLog struct {
 	behindProxy bool
 	quiet       map[string]bool
 	duration    *prometheus.HistogramVec // nil: no metrics
+	protocols   *prometheus.CounterVec   // nil: no metrics
 }
 
 func newDurationHistogram() *prometheus.HistogramVec {
@@ -96,6 +97,23 @@ func newDurationHistogram() *prometheus.HistogramVec {
 		Help:    "Duration of HTTP requests by (override-aware) method and status code.",
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
 	}, []string{"method", "code"})
+}
+
+func newProtocolCounter() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vodgate_http_requests_by_protocol_total",
+		Help: "HTTP requests served by protocol (HTTP/1.1, HTTP/2.0, HTTP/3.0) and whether they came over TLS.",
+	}, []string{"protocol", "tls"})
+}
+
+// protocolLabel is r.Proto for the known versions, "other" otherwise, so
+// the label set stays bounded.
+func protocolLabel(r *http.Request) string {
+	switch r.Proto {
+	case "HTTP/1.0", "HTTP/1.1", "HTTP/2.0", "HTTP/3.0":
+		return r.Proto
+	}
+	return "other"
 }
 
 func (a *accessLog) wrap(next http.Handler) http.Handler {
@@ -117,6 +135,9 @@ func (a *accessLog) wrap(next http.Handler) http.Handler {
 		if a.duration != nil {
 			a.duration.WithLabelValues(methodLabel(method), strconv.Itoa(status)).Observe(elapsed.Seconds())
 		}
+		if a.protocols != nil {
+			a.protocols.WithLabelValues(protocolLabel(r), strconv.FormatBool(r.TLS != nil)).Inc()
+		}
 		level := slog.LevelInfo
 		if a.quiet[r.URL.Path] {
 			level = slog.LevelDebug
@@ -133,6 +154,7 @@ func (a *accessLog) wrap(next http.Handler) http.Handler {
 			slog.Int64("bytesOut", rw.bytes),
 			slog.Float64("durationMs", float64(elapsed.Microseconds())/1000),
 			slog.String("remote", r.RemoteAddr),
+			slog.String("proto", r.Proto),
 			slog.String("requestId", RequestID(ctx)),
 			slog.String("userAgent", r.UserAgent()),
 		}

@@ -118,6 +118,23 @@ type Config struct {
 	// access log middleware, so what it puts in the request context (a
 	// trace span) reaches every log line of the request.
 	Outer func(http.Handler) http.Handler
+	// Transport, if set, serves the [http.Server] on the listener (TLS,
+	// HTTP/2, h2c, HTTP/3: internal/edge) and is shut down with it. If nil,
+	// the server speaks plain HTTP/1.1.
+	Transport Transport
+}
+
+// Transport serves an [http.Server], whose Handler is the server's whole
+// middleware chain, over its protocols.
+type Transport interface {
+	// Serve serves srv on ln (and whatever else it listens on) with
+	// srv.Handler; it returns like [http.Server.Serve].
+	Serve(srv *http.Server, ln net.Listener) error
+	// Shutdown stops what Serve added beyond ln gracefully, within ctx; it
+	// runs alongside srv.Shutdown, after the base context was cancelled.
+	Shutdown(ctx context.Context) error
+	// Close stops it at once.
+	Close() error
 }
 
 func (c *Config) setDefaults() {
@@ -206,12 +223,12 @@ func New(cfg Config) (*Server, error) {
 		quiet:       map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true},
 	}
 	if cfg.Registry != nil {
-		al.duration = newDurationHistogram()
+		al.duration, al.protocols = newDurationHistogram(), newProtocolCounter()
 		s.conns = prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tusd_connections_open",
 			Help: "Current number of open connections.",
 		})
-		for _, c := range []prometheus.Collector{prometheuscollector.New(tus.Metrics), al.duration, s.conns} {
+		for _, c := range []prometheus.Collector{prometheuscollector.New(tus.Metrics), al.duration, al.protocols, s.conns} {
 			if err := cfg.Registry.Register(c); err != nil {
 				return nil, fmt.Errorf("server: register metrics: %w", err)
 			}
@@ -318,7 +335,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv.RegisterOnShutdown(func() { cancelBase(handler.ErrServerShutdown) })
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if s.cfg.Transport != nil {
+			errc <- s.cfg.Transport.Serve(srv, ln)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	log := s.cfg.Logger.With("component", "http")
 	log.InfoContext(ctx, "ServerListening", "addr", ln.Addr().String(), "basePath", s.cfg.BasePath,
 		"extensions", s.Extensions())
@@ -332,10 +355,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	log.InfoContext(ctx, "ServerShuttingDown", "timeout", s.cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
+	terr := make(chan error, 1)
+	if s.cfg.Transport != nil {
+		// The transport's other requests (HTTP/3) share the base context:
+		// cancel it before they are waited for, as srv.Shutdown does.
+		cancelBase(handler.ErrServerShutdown)
+		go func() { terr <- s.cfg.Transport.Shutdown(sctx) }()
+	} else {
+		terr <- nil
+	}
 	err := srv.Shutdown(sctx)
+	err = errors.Join(err, <-terr)
 	if err != nil {
 		log.WarnContext(ctx, "ServerShutdownTimeout", "error", err)
 		_ = srv.Close()
+		if s.cfg.Transport != nil {
+			_ = s.cfg.Transport.Close()
+		}
 	}
 	<-errc // http.ErrServerClosed
 	log.InfoContext(ctx, "ServerStopped", "graceful", err == nil)

@@ -340,7 +340,8 @@ func TestMetrics(t *testing.T) {
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
 	for _, want := range []string{`tusd_requests_total{method="POST"} 1`, "tusd_uploads_created 1",
-		`vodgate_http_request_duration_seconds_count{code="201",method="POST"} 1`, "tusd_connections_open"} {
+		`vodgate_http_request_duration_seconds_count{code="201",method="POST"} 1`, "tusd_connections_open",
+		`vodgate_http_requests_by_protocol_total{protocol="HTTP/1.1",tls="false"} `} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics missing %q", want)
 		}

@@ -124,3 +124,26 @@ func isExecutable(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
+
+// PebbleEnv names the Pebble binary (Let's Encrypt's test ACME CA) for the
+// ACME tests; bash .ci/test installs it with go install.
+const PebbleEnv = "PEBBLE_BIN"
+
+// Pebble returns the Pebble binary ($PEBBLE_BIN, else pebble on $PATH).
+// When it is missing the test is skipped, or fails when CI=true.
+func Pebble(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv(PebbleEnv)
+	if p == "" {
+		var err error
+		if p, err = exec.LookPath("pebble"); err != nil {
+			binUnavailable(t, "%s is not set and pebble is not on $PATH (go install github.com/letsencrypt/pebble/v2/cmd/pebble@v2.10.3)", PebbleEnv)
+			return ""
+		}
+	}
+	if !isExecutable(p) {
+		binUnavailable(t, "%s=%q is not an executable file", PebbleEnv, p)
+		return ""
+	}
+	return p
+}

@@ -97,7 +97,11 @@ func TestUnknownIDsLeaveNoState(t *testing.T) {
 		n := 0
 		iter := rdb.Scan(context.Background(), 0, s.prefix+":*", 1000).Iterator()
 		for iter.Next(context.Background()) {
-			n++
+			// Fleet-wide keys (the VOD quota, the reaper's lease) come and
+			// go on their own clock; everything else counts.
+			if k := iter.Val(); !strings.Contains(k, ":vodquota:") && !strings.HasSuffix(k, ":reaper:lease") {
+				n++
+			}
 		}
 		if err := iter.Err(); err != nil && err != redis.Nil {
 			t.Fatal(err)

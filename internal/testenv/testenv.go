@@ -82,7 +82,7 @@ func KeyPrefix(t testing.TB, rdb redis.UniversalClient) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		keys, err := scanKeys(ctx, rdb, prefix+"*")
+		keys, err := ScanKeys(ctx, rdb, prefix+"*")
 		if err != nil {
 			t.Logf("testenv: scan %s*: %v", prefix, err)
 			return
@@ -96,8 +96,9 @@ func KeyPrefix(t testing.TB, rdb redis.UniversalClient) string {
 	return prefix
 }
 
-// scanKeys returns the keys matching pattern; on a Cluster, of every master.
-func scanKeys(ctx context.Context, rdb redis.UniversalClient, pattern string) ([]string, error) {
+// ScanKeys returns the keys matching pattern (SCAN); on a Cluster, those of
+// every master.
+func ScanKeys(ctx context.Context, rdb redis.UniversalClient, pattern string) ([]string, error) {
 	scan := func(ctx context.Context, c redis.UniversalClient) ([]string, error) {
 		var keys []string
 		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()

@@ -43,6 +43,21 @@ func ForTopologies(t *testing.T, fn func(t *testing.T, rdb redis.UniversalClient
 	}
 }
 
+// TopologyOf returns the topology of a redis-url in the gateway's forms
+// (see [NewClient]).
+func TopologyOf(raw string) Topology {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return TopoSingle
+	case strings.HasSuffix(u.Scheme, "+cluster"):
+		return TopoCluster
+	case u.Query().Has("master_name"):
+		return TopoSentinel
+	}
+	return TopoSingle
+}
+
 // TopologyURL returns the gateway's redis-url for topo. TopoSingle is
 // [RedisURL]. Sentinel and Cluster are the shared deployments named by
 // $VODGATE_TEST_SENTINEL_URL and $VODGATE_TEST_CLUSTER_URL (bash .ci/test

@@ -28,6 +28,28 @@ const (
 	ClusterURLEnv  = "VODGATE_TEST_CLUSTER_URL"
 )
 
+// TopologyEnv selects the topology of [DefaultTopology]: single (the
+// default), sentinel or cluster. bash .ci/test runs the e2e suite once per
+// topology with it.
+const TopologyEnv = "VODGATE_TEST_TOPOLOGY"
+
+// DefaultTopology returns the topology named by $VODGATE_TEST_TOPOLOGY, or
+// TopoSingle when it is unset. It fails the test on an unknown name.
+func DefaultTopology(t testing.TB) Topology {
+	t.Helper()
+	v := os.Getenv(TopologyEnv)
+	if v == "" {
+		return TopoSingle
+	}
+	for _, topo := range Topologies() {
+		if string(topo) == v {
+			return topo
+		}
+	}
+	t.Fatalf("testenv: %s=%q: want one of %v", TopologyEnv, v, Topologies())
+	return ""
+}
+
 // Topologies returns every topology, TopoSingle first.
 func Topologies() []Topology { return []Topology{TopoSingle, TopoSentinel, TopoCluster} }
 

@@ -59,3 +59,27 @@ func TestSetDefaults(t *testing.T) {
 		})
 	}
 }
+
+// replyErr is a Redis error reply, as go-redis returns them.
+type replyErr string
+
+func (e replyErr) Error() string { return string(e) }
+func (replyErr) RedisError()     {}
+
+// TestTemporaryReplies: the replies of a Redis that is failing over or
+// moving slots make a lock operation unavailable (503), data errors do not.
+func TestTemporaryReplies(t *testing.T) {
+	for reply, want := range map[string]bool{
+		"MOVED 8576 127.0.0.1:7156":                                         true,
+		"ASK 8576 127.0.0.1:7156":                                           true,
+		"TRYAGAIN Multiple keys request during rehashing of slot":           true,
+		"CLUSTERDOWN The cluster is down":                                   true,
+		"READONLY You can't write against a read only replica.":             true,
+		"WRONGTYPE Operation against a key holding the wrong kind of value": false,
+		"ERR Error running script":                                          false,
+	} {
+		if got := temporary(replyErr(reply)); got != want {
+			t.Errorf("temporary(%q) = %v, want %v", reply, got, want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,7 @@ type failoverRun struct {
 	mediaIDs []string
 	urls     []string
 	probeURL string // an upload of its own, HEADed during the break
+	left     atomic.Int64
 }
 
 // startFailoverUploads starts two gateways on redisURL with
@@ -112,18 +114,17 @@ func (r *failoverRun) probe(t *testing.T, stop <-chan struct{}) func() []obs {
 }
 
 // breakDuring resumes the uploads, calls brk once they are under way,
-// probes until the uploads are done, and checks the invariants.
+// probes until the uploads are done, and checks the invariants. brk may
+// call r.pending to learn how many uploads are not done yet.
 func (r *failoverRun) breakDuring(t *testing.T, brk func()) {
 	t.Helper()
-	r.resume()
-	time.Sleep(150 * time.Millisecond) // PATCH 3 of most uploads in flight
-	stop := make(chan struct{})
-	probes := r.probe(t, stop)
-	brk()
 	results := make([]tusEvent, len(r.runs))
+	r.left.Store(int64(len(r.runs)))
 	var wg sync.WaitGroup
+	r.resume()
 	for i, run := range r.runs {
 		wg.Go(func() {
+			defer r.left.Add(-1)
 			select {
 			case results[i] = <-run.result:
 			case <-time.After(3 * time.Minute):
@@ -132,10 +133,17 @@ func (r *failoverRun) breakDuring(t *testing.T, brk func()) {
 			}
 		})
 	}
+	time.Sleep(150 * time.Millisecond) // PATCH 3 of most uploads in flight
+	stop := make(chan struct{})
+	probes := r.probe(t, stop)
+	brk()
 	wg.Wait()
 	close(stop)
 	r.check(t, probes(), results)
 }
+
+// pending returns how many uploads have not finished (during breakDuring).
+func (r *failoverRun) pending() int { return int(r.left.Load()) }
 
 // check checks the probes and the uploads' results.
 func (r *failoverRun) check(t *testing.T, probes []obs, results []tusEvent) {
@@ -198,23 +206,7 @@ func TestSentinelFailoverDuringUploads(t *testing.T) {
 func TestClusterFailoverDuringUploads(t *testing.T) {
 	c := testenv.StartCluster(t)
 	r := startFailoverUploads(t, c.URL())
-	served := map[*testenv.ServerProc]int{}
-	for _, u := range r.urls {
-		served[c.MasterOf(lockKey("vodgate-e2e", uploadID(u)))]++
-	}
-	var victim *testenv.ServerProc
-	for m, n := range served {
-		if victim == nil || n > served[victim] {
-			victim = m
-		}
-	}
-	key := ""
-	for _, u := range r.urls {
-		if k := lockKey("vodgate-e2e", uploadID(u)); c.MasterOf(k) == victim {
-			key = k
-			break
-		}
-	}
+	victim, served, key := r.busiestMaster(c)
 	r.breakDuring(t, func() {
 		victim.Kill()
 		killed := time.Now()
@@ -227,4 +219,83 @@ func TestClusterFailoverDuringUploads(t *testing.T) {
 		victim.Restart()
 		t.Logf("restarted %s %v after the kill", victim.Addr, time.Since(killed).Round(time.Millisecond))
 	})
+}
+
+// busiestMaster returns the cluster master that serves the slots of the
+// most uploads of r, how many uploads each master serves, and the lock key
+// of one upload on it.
+func (r *failoverRun) busiestMaster(c *testenv.Cluster) (*testenv.ServerProc, map[*testenv.ServerProc]int, string) {
+	served := map[*testenv.ServerProc]int{}
+	keys := map[*testenv.ServerProc]string{}
+	var busiest *testenv.ServerProc
+	for _, u := range r.urls {
+		k := lockKey("vodgate-e2e", uploadID(u))
+		m := c.MasterOf(k)
+		served[m]++
+		keys[m] = k
+		if busiest == nil || served[m] > served[busiest] {
+			busiest = m
+		}
+	}
+	return busiest, served, keys[busiest]
+}
+
+// TestClusterReshardDuringUploads moves every slot of the cluster master
+// that serves the most of 20 live uploads to another master (redis-cli
+// --cluster reshard, which migrates keys slot by slot while clients get
+// MOVED and ASK redirections) while the uploads go through two gateways.
+func TestClusterReshardDuringUploads(t *testing.T) {
+	c := testenv.StartCluster(t)
+	r := startFailoverUploads(t, c.URL())
+	from, served, key := r.busiestMaster(c)
+	var to *testenv.ServerProc
+	for m := range served {
+		if m != from {
+			to = m
+			break
+		}
+	}
+	if to == nil { // every upload on one master: take any other master
+		for _, n := range c.Nodes {
+			if n != from && len(c.Slots(n)) > 0 {
+				to = n
+				break
+			}
+		}
+	}
+	n := 0
+	for _, rg := range c.Slots(from) {
+		n += rg[1] - rg[0] + 1
+	}
+	// Throttle OSS so that the uploads outlast the reshard; lifted after it.
+	r.s.OSS.SetBandwidth(96 << 10)
+	r.breakDuring(t, func() {
+		began := time.Now()
+		out, err := c.Reshard(from, to, n)
+		if err != nil {
+			t.Fatalf("redis-cli --cluster reshard: %v\n%s", err, tail(out, 2000))
+		}
+		t.Logf("moved %d slots (those of %d of %d uploads) from %s to %s in %v",
+			n, served[from], len(r.urls), from.Addr, to.Addr, time.Since(began).Round(time.Millisecond))
+		if m := c.MasterOf(key); m != to {
+			t.Errorf("after the reshard, %s is served by %s, want %s", key, m.Addr, to.Addr)
+		}
+		// Uploads still under way after the reshard were under way all
+		// through it. (Not asked with HEAD: tusd's HEAD takes the upload's
+		// lock and so interrupts the PATCH under way.)
+		live := r.pending()
+		t.Logf("%d of %d uploads still under way after the reshard", live, len(r.urls))
+		if live < len(r.urls)/2 {
+			t.Errorf("only %d of %d uploads outlasted the reshard; the test did not reshard under load", live, len(r.urls))
+		}
+		r.s.OSS.SetBandwidth(0)
+	})
+}
+
+// tail returns the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
 }

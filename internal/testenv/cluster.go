@@ -169,3 +169,54 @@ func (c *Cluster) WaitFailover(old *ServerProc, key string, d time.Duration) *Se
 	c.t.Fatalf("testenv: slot of %q not failed over from %s within %s", key, old.Addr, d)
 	return nil
 }
+
+// NodeID returns the cluster node ID of n (CLUSTER MYID).
+func (c *Cluster) NodeID(n *ServerProc) string {
+	c.t.Helper()
+	out, err := rawCommand(n.Addr, "CLUSTER MYID")
+	if err != nil {
+		c.t.Fatalf("testenv: CLUSTER MYID on %s: %v", n.Addr, err)
+	}
+	// A bulk string: $40\r\n<id>\r\n
+	lines := strings.Split(strings.TrimSpace(out), "\r\n")
+	if len(lines) != 2 || len(lines[1]) != 40 {
+		c.t.Fatalf("testenv: CLUSTER MYID on %s: unexpected reply %q", n.Addr, out)
+	}
+	return lines[1]
+}
+
+// Reshard moves slots slots from master from to master to with redis-cli
+// --cluster reshard (the lowest-numbered slots of from first), migrating
+// their keys while clients use them (MOVED and ASK redirections).
+func (c *Cluster) Reshard(from, to *ServerProc, slots int) (string, error) {
+	return c.CLI("--cluster", "reshard", to.Addr, "--cluster-from", c.NodeID(from), "--cluster-to", c.NodeID(to),
+		"--cluster-slots", strconv.Itoa(slots), "--cluster-yes", "--cluster-pipeline", "100")
+}
+
+// Slots returns the slot ranges that master m serves now, as [start, end]
+// pairs, from CLUSTER SLOTS on a running node.
+func (c *Cluster) Slots(m *ServerProc) [][2]int {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, n := range c.Nodes {
+		if !n.Running() {
+			continue
+		}
+		rdb := redis.NewClient(&redis.Options{Addr: n.Addr, DialTimeout: time.Second})
+		slots, err := rdb.ClusterSlots(ctx).Result()
+		rdb.Close()
+		if err != nil {
+			continue
+		}
+		var out [][2]int
+		for _, s := range slots {
+			if len(s.Nodes) > 0 && s.Nodes[0].Addr == m.Addr {
+				out = append(out, [2]int{s.Start, s.End})
+			}
+		}
+		return out
+	}
+	c.t.Fatalf("testenv: no running node answers CLUSTER SLOTS")
+	return nil
+}

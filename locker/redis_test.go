@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -384,6 +386,53 @@ func TestCloseStopsHoldersAndWaiters(t *testing.T) {
 		}
 		if err := lk.Close(); err != nil {
 			t.Errorf("second Close: %v", err)
+		}
+	})
+}
+
+// TestStealLatency measures, on each topology, the time from the holder's
+// Unlock (after a release request from another process) to the waiter's
+// acquisition: the "released" message should wake the waiter within about
+// one Redis round trip, not at its next RetryEvery poll, on a Cluster too
+// (where the PUBLISH of a script crosses the cluster bus to the node the
+// waiter's process subscribed on).
+func TestStealLatency(t *testing.T) {
+	forTopologies(t, func(t *testing.T, rdb redis.UniversalClient, url, prefix string) {
+		a := newLocker(t, rdb, locker.Config{Prefix: prefix})
+		b := newLocker(t, testenv.NewClient(t, url), locker.Config{Prefix: prefix, RetryEvery: time.Second})
+		const rounds = 30
+		var lat []time.Duration
+		for i := range rounds {
+			id := "steal" + strconv.Itoa(i)
+			la, _ := a.NewLock(id)
+			released := make(chan time.Time, 1)
+			if err := la.Lock(ctxFor(t, time.Second), func() {
+				go func() {
+					if err := la.Unlock(); err != nil {
+						t.Errorf("Unlock: %v", err)
+					}
+					released <- time.Now()
+				}()
+			}); err != nil {
+				t.Fatal(err)
+			}
+			lb, _ := b.NewLock(id)
+			if err := lb.Lock(ctxFor(t, 5*time.Second), func() {}); err != nil {
+				t.Fatal(err)
+			}
+			got := time.Now()
+			lat = append(lat, got.Sub(<-released))
+			if err := lb.Unlock(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		slices.Sort(lat)
+		p50, p95, worst := lat[rounds/2], lat[rounds*95/100], lat[rounds-1]
+		t.Logf("unlock → waiter acquires: p50 %v, p95 %v, max %v", p50, p95, worst)
+		// The waiter polls only every second here: anything much faster
+		// came from the "released" message.
+		if p95 > 200*time.Millisecond {
+			t.Errorf("p95 %v: the waiter was not woken by the release message", p95)
 		}
 	})
 }

@@ -61,11 +61,18 @@ type scripts struct {
 	acquire, renew, release *redis.Script
 }
 
-func newScripts() scripts {
+// newScripts returns the scripts; sharded ones SPUBLISH (Redis 7 sharded
+// pub/sub, for a Cluster) instead of PUBLISH.
+func newScripts(sharded bool) scripts {
+	acq, rel := acquireScript, releaseScript
+	if sharded {
+		acq = strings.ReplaceAll(acq, "'PUBLISH'", "'SPUBLISH'")
+		rel = strings.ReplaceAll(rel, "'PUBLISH'", "'SPUBLISH'")
+	}
 	return scripts{
-		acquire: redis.NewScript(acquireScript),
+		acquire: redis.NewScript(acq),
 		renew:   redis.NewScript(renewScript),
-		release: redis.NewScript(releaseScript),
+		release: redis.NewScript(rel),
 	}
 }
 

@@ -430,10 +430,11 @@ func TestStealLatency(t *testing.T) {
 		p50, p95, worst := lat[rounds/2], lat[rounds*95/100], lat[rounds-1]
 		t.Logf("unlock → waiter acquires: p50 %v, p95 %v, max %v", p50, p95, worst)
 		// The waiter polls only every second here: anything much faster
-		// came from the "released" message. On a Cluster, with PUBLISH
-		// crossing the cluster bus, p95 was about 40ms; SPUBLISH is as fast
-		// as a single server.
-		if p95 > 20*time.Millisecond {
+		// came from the "released" message. (On a Cluster, with PUBLISH
+		// crossing the cluster bus, p95 was about 40ms; with SPUBLISH it is
+		// under a millisecond, as on a single server. The bound leaves room
+		// for a loaded CI machine.)
+		if p95 > 100*time.Millisecond {
 			t.Errorf("p95 %v: the waiter was not woken by the release message within a few round trips", p95)
 		}
 		if c, ok := rdb.(*redis.ClusterClient); ok { // the channel is a shard channel of the key's master

@@ -6,6 +6,13 @@
 // under CI (CI=true), where a missing URL fails them so that a broken CI setup
 // cannot pass silently.
 //
+// Sentinel and Cluster: [ForTopologies] runs a test on one server, a
+// Sentinel group and a Redis Cluster ($VODGATE_TEST_SENTINEL_URL and
+// $VODGATE_TEST_CLUSTER_URL, started by bash .ci/test; private ones when
+// unset), and [DefaultTopology] ($VODGATE_TEST_TOPOLOGY) picks the one the
+// e2e suite runs on. Tests that break Redis start their own with
+// [StartSentinel] and [StartCluster] (on ports of $VODGATE_TEST_PORT_RANGE).
+//
 // Isolation: tests of several packages run at once against the same server
 // (go test runs packages in parallel) and Redis pub/sub channels are shared by
 // all databases, so testenv never FLUSHes. Each test instead works under its

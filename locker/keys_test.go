@@ -2,6 +2,7 @@ package locker
 
 import (
 	"log/slog"
+	"strings"
 	"testing"
 )
 
@@ -81,5 +82,26 @@ func TestTemporaryReplies(t *testing.T) {
 		if got := temporary(replyErr(reply)); got != want {
 			t.Errorf("temporary(%q) = %v, want %v", reply, got, want)
 		}
+	}
+}
+
+// TestShardedScripts: on a Cluster the scripts publish with SPUBLISH, whose
+// channel must be in the slot of the script's keys, and never with PUBLISH.
+func TestShardedScripts(t *testing.T) {
+	for _, tc := range []struct {
+		sharded bool
+		want    string
+	}{{false, "'PUBLISH'"}, {true, "'SPUBLISH'"}} {
+		for name, src := range map[string]string{
+			"acquire": publishing(acquireScript, tc.sharded), "release": publishing(releaseScript, tc.sharded)} {
+			if strings.Count(src, "PUBLISH'") != 1 || !strings.Contains(src, tc.want) {
+				t.Errorf("sharded=%v: %s script publishes with the wrong command, want %s:\n%s", tc.sharded, name, tc.want, src)
+			}
+		}
+	}
+	l := New(nil, Config{})
+	k := l.keysOf("abc")
+	if !strings.Contains(k.channel, "{abc}") || !strings.Contains(k.lock, "{abc}") {
+		t.Errorf("channel %q and lock %q must share the hash tag {abc}", k.channel, k.lock)
 	}
 }

@@ -64,7 +64,7 @@ type holding struct {
 
 // New returns a Locker that keeps locks in rdb (standalone, Sentinel or
 // Cluster). It does no I/O: the release-request subscription is opened by the
-// first Lock. Invalid cfg fields are replaced by their defaults (see
+// first Lock (on a Cluster, one sharded subscription per upload; see shard.go). Invalid cfg fields are replaced by their defaults (see
 // [Config.Validate]). The caller keeps ownership of rdb and closes it after
 // [Locker.Close].
 func New(rdb redis.UniversalClient, cfg Config) *Locker {

@@ -64,16 +64,19 @@ type scripts struct {
 // newScripts returns the scripts; sharded ones SPUBLISH (Redis 7 sharded
 // pub/sub, for a Cluster) instead of PUBLISH.
 func newScripts(sharded bool) scripts {
-	acq, rel := acquireScript, releaseScript
-	if sharded {
-		acq = strings.ReplaceAll(acq, "'PUBLISH'", "'SPUBLISH'")
-		rel = strings.ReplaceAll(rel, "'PUBLISH'", "'SPUBLISH'")
-	}
 	return scripts{
-		acquire: redis.NewScript(acq),
+		acquire: redis.NewScript(publishing(acquireScript, sharded)),
 		renew:   redis.NewScript(renewScript),
-		release: redis.NewScript(rel),
+		release: redis.NewScript(publishing(releaseScript, sharded)),
 	}
+}
+
+// publishing returns src with its PUBLISH turned into SPUBLISH if sharded.
+func publishing(src string, sharded bool) string {
+	if !sharded {
+		return src
+	}
+	return strings.ReplaceAll(src, "'PUBLISH'", "'SPUBLISH'")
 }
 
 // keys names the Redis keys and channel of one upload. All share the hash tag

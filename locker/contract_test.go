@@ -4,8 +4,10 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/tus/tusd/v2/pkg/handler"
 
+	"github.com/vodgate/vodgate/internal/testenv"
 	"github.com/vodgate/vodgate/locker"
 	"github.com/vodgate/vodgate/locker/lockertest"
 )
@@ -21,19 +23,21 @@ func TestContractMiniredis(t *testing.T) {
 // TestContractRedis runs the contract suite on a real Redis with one Locker,
 // as one gateway process.
 func TestContractRedis(t *testing.T) {
-	rdb, prefix := realRedis(t)
-	l := newLocker(t, rdb, locker.Config{Prefix: prefix})
-	lockertest.Run(t, func(*testing.T) handler.Locker { return l })
+	forTopologies(t, func(t *testing.T, rdb redis.UniversalClient, url, prefix string) {
+		l := newLocker(t, rdb, locker.Config{Prefix: prefix})
+		lockertest.Run(t, func(*testing.T) handler.Locker { return l })
+	})
 }
 
 // TestContractTwoProcesses runs the contract suite on a real Redis with two
 // Lockers on two clients; consecutive NewLock calls alternate between them,
 // so holder and waiter are usually in different "processes".
 func TestContractTwoProcesses(t *testing.T) {
-	rdb, prefix := realRedis(t)
-	a := newLocker(t, rdb, locker.Config{Prefix: prefix})
-	b := newLocker(t, secondClient(t, rdb), locker.Config{Prefix: prefix})
-	lockertest.Run(t, func(*testing.T) handler.Locker { return &alternate{ls: [2]handler.Locker{a, b}} })
+	forTopologies(t, func(t *testing.T, rdb redis.UniversalClient, url, prefix string) {
+		a := newLocker(t, rdb, locker.Config{Prefix: prefix})
+		b := newLocker(t, testenv.NewClient(t, url), locker.Config{Prefix: prefix})
+		lockertest.Run(t, func(*testing.T) handler.Locker { return &alternate{ls: [2]handler.Locker{a, b}} })
+	})
 }
 
 // TestContractTwoProcessesMiniredis is TestContractTwoProcesses on miniredis.

@@ -12,6 +12,7 @@
 //	vodgate:{<id>}:lock       string: owner value of the current holder, PX TTL
 //	vodgate:{<id>}:fence      integer: fencing token, INCR'd on every acquisition
 //	vodgate:release:{<id>}    pub/sub channel: "request" and "released" messages
+//	                          (a shard channel, in the same slot, on a Cluster)
 //
 // The hash tag {<id>} keeps the keys of an upload (and the records of
 // internal/redisstate) in one Cluster slot, so the Lua scripts below may use
@@ -43,6 +44,14 @@
 // they retry every RetryEvery (50ms). A hand-over thus takes a few Redis round
 // trips, well under a second. Pub/sub is best effort: a message lost during a
 // reconnect only delays the hand-over until the next re-publish or retry.
+//
+// On a Redis Cluster the scripts SPUBLISH instead (sharded pub/sub, Redis 7):
+// the release channel carries the upload's hash tag, so only the master of
+// the upload's slot delivers it, without the cluster-bus broadcast of
+// PUBLISH (which measured up to ~40ms late). A Locker then SSUBSCRIBEs to
+// the channel of each upload it waits for or holds (and for 10s after), on
+// that slot's master, and subscribes again when the slot moves (resharding)
+// or its master fails over. See shard.go.
 //
 // # Dead holders and TTL
 //

@@ -86,7 +86,9 @@ func temporary(err error) bool {
 		redis.IsTryAgainError(err) || redis.IsMasterDownError(err) || redis.IsMaxClientsError(err) {
 		return true
 	}
-	for _, p := range []string{"BUSY", "NOREPLICAS", "MISCONF", "OOM"} {
+	// MOVED and ASK reach us when the Cluster client ran out of redirects
+	// while slots move (failover, resharding).
+	for _, p := range []string{"BUSY", "NOREPLICAS", "MISCONF", "OOM", "MOVED ", "ASK "} {
 		if redis.HasErrorPrefix(err, p) {
 			return true
 		}

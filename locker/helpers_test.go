@@ -63,12 +63,15 @@ func newLocker(t *testing.T, rdb redis.UniversalClient, cfg locker.Config) *lock
 	return l
 }
 
-// realRedis returns a client for the test Redis and a key prefix unique to t
-// (see internal/testenv).
-func realRedis(t *testing.T) (*redis.Client, string) {
+// forTopologies runs fn once per real Redis topology (one server, Sentinel,
+// Cluster; see internal/testenv) with a client, the topology's URL (for
+// more clients: testenv.NewClient(t, url) is another "process") and a key
+// prefix unique to the subtest.
+func forTopologies(t *testing.T, fn func(t *testing.T, rdb redis.UniversalClient, url, prefix string)) {
 	t.Helper()
-	rdb := testenv.Redis(t)
-	return rdb, testenv.KeyPrefix(t, rdb)
+	testenv.ForTopologies(t, func(t *testing.T, rdb redis.UniversalClient, url string) {
+		fn(t, rdb, url, testenv.KeyPrefix(t, rdb))
+	})
 }
 
 // secondClient returns another client to the same server and database as

@@ -59,6 +59,7 @@ func (l *Locker) lose(h *holding, reason string) {
 	h.lost = true
 	if l.held[h.id] == h {
 		delete(l.held, h.id)
+		l.syncShardLocked(context.Background(), h.id)
 	}
 	l.mu.Unlock()
 	h.validUntil.Store(0)
@@ -76,6 +77,7 @@ func (l *Locker) release(ctx context.Context, h *holding) error {
 	h.lost = true
 	if l.held[h.id] == h {
 		delete(l.held, h.id)
+		l.syncShardLocked(ctx, h.id)
 	}
 	l.mu.Unlock()
 	h.validUntil.Store(0)

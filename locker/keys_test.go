@@ -2,6 +2,7 @@ package locker
 
 import (
 	"log/slog"
+	"strings"
 	"testing"
 )
 
@@ -57,5 +58,50 @@ func TestSetDefaults(t *testing.T) {
 					c.RetryEvery, c.Logger != nil, tc.prefix, tc.ttl, tc.renewEvery, tc.retryEvery)
 			}
 		})
+	}
+}
+
+// replyErr is a Redis error reply, as go-redis returns them.
+type replyErr string
+
+func (e replyErr) Error() string { return string(e) }
+func (replyErr) RedisError()     {}
+
+// TestTemporaryReplies: the replies of a Redis that is failing over or
+// moving slots make a lock operation unavailable (503), data errors do not.
+func TestTemporaryReplies(t *testing.T) {
+	for reply, want := range map[string]bool{
+		"MOVED 8576 127.0.0.1:7156":                                         true,
+		"ASK 8576 127.0.0.1:7156":                                           true,
+		"TRYAGAIN Multiple keys request during rehashing of slot":           true,
+		"CLUSTERDOWN The cluster is down":                                   true,
+		"READONLY You can't write against a read only replica.":             true,
+		"WRONGTYPE Operation against a key holding the wrong kind of value": false,
+		"ERR Error running script":                                          false,
+	} {
+		if got := temporary(replyErr(reply)); got != want {
+			t.Errorf("temporary(%q) = %v, want %v", reply, got, want)
+		}
+	}
+}
+
+// TestShardedScripts: on a Cluster the scripts publish with SPUBLISH, whose
+// channel must be in the slot of the script's keys, and never with PUBLISH.
+func TestShardedScripts(t *testing.T) {
+	for _, tc := range []struct {
+		sharded bool
+		want    string
+	}{{false, "'PUBLISH'"}, {true, "'SPUBLISH'"}} {
+		for name, src := range map[string]string{
+			"acquire": publishing(acquireScript, tc.sharded), "release": publishing(releaseScript, tc.sharded)} {
+			if strings.Count(src, "PUBLISH'") != 1 || !strings.Contains(src, tc.want) {
+				t.Errorf("sharded=%v: %s script publishes with the wrong command, want %s:\n%s", tc.sharded, name, tc.want, src)
+			}
+		}
+	}
+	l := New(nil, Config{})
+	k := l.keysOf("abc")
+	if !strings.Contains(k.channel, "{abc}") || !strings.Contains(k.lock, "{abc}") {
+		t.Errorf("channel %q and lock %q must share the hash tag {abc}", k.channel, k.lock)
 	}
 }

@@ -105,8 +105,8 @@ func (l *Locker) acquire(ctx context.Context, id string, requestUnlock func()) (
 		return nil, err
 	}
 	defer l.stopWaiting(id)
-	select { // a new Locker subscribes first, so that its locks hear release requests
-	case <-l.ready:
+	select { // subscribe first, so that the lock hears release requests
+	case <-l.subReady(id):
 	case <-ctx.Done():
 	}
 

@@ -32,6 +32,12 @@ type Locker struct {
 	ready   chan struct{}       // closed once subscribed, or when subscribing takes too long
 	closed  bool
 	sub     *redis.PubSub // set by the subscriber goroutine; nil until then
+
+	// On a Redis Cluster: sharded pub/sub, one SSUBSCRIBE per upload
+	// waited for or held (see shard.go).
+	sharded bool
+	shards  map[string]*shardSub
+	shardWG sync.WaitGroup
 }
 
 // waiters counts the Lock calls of this process waiting for one upload and
@@ -60,7 +66,7 @@ type holding struct {
 
 // New returns a Locker that keeps locks in rdb (standalone, Sentinel or
 // Cluster). It does no I/O: the release-request subscription is opened by the
-// first Lock. Invalid cfg fields are replaced by their defaults (see
+// first Lock (on a Cluster, one sharded subscription per upload; see shard.go). Invalid cfg fields are replaced by their defaults (see
 // [Config.Validate]). The caller keeps ownership of rdb and closes it after
 // [Locker.Close].
 func New(rdb redis.UniversalClient, cfg Config) *Locker {
@@ -71,15 +77,17 @@ func New(rdb redis.UniversalClient, cfg Config) *Locker {
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "locker"),
 		m:       newMetrics(),
-		s:       newScripts(),
 		held:    make(map[string]*holding),
 		waiters: make(map[string]*waiters),
 		subDone: make(chan struct{}),
 		ready:   make(chan struct{}),
+		shards:  make(map[string]*shardSub),
 	}
 	if cfg.TracerProvider != nil {
 		l.tracer = cfg.TracerProvider.Tracer("github.com/vodgate/vodgate/locker")
 	}
+	_, l.sharded = rdb.(*redis.ClusterClient)
+	l.s = newScripts(l.sharded)
 	if bad != nil {
 		l.log.Warn("InvalidConfig", "error", bad, "ttl", cfg.TTL, "renewEvery", cfg.RenewEvery,
 			"retryEvery", cfg.RetryEvery, "prefix", cfg.Prefix)
@@ -144,6 +152,13 @@ func (l *Locker) Close() error {
 		close(w.wake)
 		w.wake = make(chan struct{})
 	}
+	for id, sub := range l.shards {
+		delete(l.shards, id)
+		if sub.idle != nil {
+			sub.idle.Stop()
+		}
+		close(sub.stop)
+	}
 	l.mu.Unlock()
 
 	for _, h := range hs {
@@ -158,6 +173,7 @@ func (l *Locker) Close() error {
 	if started {
 		<-l.subDone
 	}
+	l.shardWG.Wait()
 	l.log.Debug("LockerClosed", "held", len(hs))
 	return err
 }

@@ -33,7 +33,7 @@ func (l *Locker) startWaiting(ctx context.Context, id string) error {
 	if l.closed {
 		return &UnavailableError{Op: "acquire", ID: id, RetryAfter: l.cfg.TTL, Err: ErrClosed}
 	}
-	if !l.subbing {
+	if !l.subbing && !l.sharded {
 		l.subbing = true
 		// The subscription outlives this Lock call: keep ctx's values,
 		// drop its cancellation.
@@ -45,6 +45,7 @@ func (l *Locker) startWaiting(ctx context.Context, id string) error {
 		l.waiters[id] = w
 	}
 	w.n++
+	l.syncShardLocked(ctx, id)
 	return nil
 }
 
@@ -56,6 +57,7 @@ func (l *Locker) stopWaiting(id string) {
 		w.n--
 		if w.n <= 0 {
 			delete(l.waiters, id)
+			l.syncShardLocked(context.Background(), id)
 		}
 	}
 }

@@ -61,12 +61,22 @@ type scripts struct {
 	acquire, renew, release *redis.Script
 }
 
-func newScripts() scripts {
+// newScripts returns the scripts; sharded ones SPUBLISH (Redis 7 sharded
+// pub/sub, for a Cluster) instead of PUBLISH.
+func newScripts(sharded bool) scripts {
 	return scripts{
-		acquire: redis.NewScript(acquireScript),
+		acquire: redis.NewScript(publishing(acquireScript, sharded)),
 		renew:   redis.NewScript(renewScript),
-		release: redis.NewScript(releaseScript),
+		release: redis.NewScript(publishing(releaseScript, sharded)),
 	}
+}
+
+// publishing returns src with its PUBLISH turned into SPUBLISH if sharded.
+func publishing(src string, sharded bool) string {
+	if !sharded {
+		return src
+	}
+	return strings.ReplaceAll(src, "'PUBLISH'", "'SPUBLISH'")
 }
 
 // keys names the Redis keys and channel of one upload. All share the hash tag

@@ -6,8 +6,15 @@
 //
 //	go run ./bench/locker -redis-url redis://127.0.0.1:6379/0 -d 2s
 //
-// The Redis URL defaults to $VODGATE_REDIS_URL. With -miniredis the locker
-// also runs against an in-process miniredis (the -dev mode backend).
+// The Redis URL defaults to $VODGATE_REDIS_URL. -redis-url may be repeated,
+// in any of the gateway's forms, to compare topologies side by side:
+//
+//	go run ./bench/locker -d 1s -redis-url redis://127.0.0.1:6379/0 \
+//	    -redis-url 'redis://127.0.0.1:26379/0?master_name=M&addr=127.0.0.1:26380' \
+//	    -redis-url 'redis+cluster://127.0.0.1:7000?addr=127.0.0.1:7001'
+//
+// With -miniredis the locker also runs against an in-process miniredis (the
+// -dev mode backend).
 package main
 
 import (
@@ -28,6 +35,7 @@ import (
 	"github.com/tus/tusd/v2/pkg/handler"
 	"github.com/tus/tusd/v2/pkg/memorylocker"
 
+	"github.com/vodgate/vodgate/internal/testenv"
 	"github.com/vodgate/vodgate/locker"
 )
 
@@ -127,37 +135,47 @@ type backend struct {
 }
 
 func main() {
-	url := flag.String("redis-url", os.Getenv("VODGATE_REDIS_URL"), "Redis URL (redis://host:port/db)")
+	var urls []string
+	flag.Func("redis-url", "Redis URL in any of the gateway's forms (single, Sentinel, Cluster); repeatable (default $VODGATE_REDIS_URL)",
+		func(v string) error { urls = append(urls, v); return nil })
 	d := flag.Duration("d", 2*time.Second, "duration of each scenario")
 	withMini := flag.Bool("miniredis", false, "also benchmark against an in-process miniredis")
 	flag.Parse()
-	if err := mainErr(*url, *d, *withMini); err != nil {
+	if len(urls) == 0 && os.Getenv("VODGATE_REDIS_URL") != "" {
+		urls = []string{os.Getenv("VODGATE_REDIS_URL")}
+	}
+	if err := mainErr(urls, *d, *withMini); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/locker:", err)
 		os.Exit(1)
 	}
 }
 
-func mainErr(url string, d time.Duration, withMini bool) error {
-	if url == "" {
+func mainErr(urls []string, d time.Duration, withMini bool) error {
+	if len(urls) == 0 {
 		return fmt.Errorf("no Redis: set -redis-url or VODGATE_REDIS_URL")
 	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return fmt.Errorf("parse redis url: %w", err)
-	}
-	opt.PoolSize = 32
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
 	ctx := context.Background()
-	version, err := redisVersion(ctx, rdb)
-	if err != nil {
-		return fmt.Errorf("redis at %s: %w", opt.Addr, err)
-	}
 	quiet := slog.New(slog.DiscardHandler)
 	prefix := "vodgatebench-" + strings.ToLower(rand.Text()[:8])
-	rl := locker.New(rdb, locker.Config{Prefix: prefix, Logger: quiet})
-	defer rl.Close()
-	backends := []backend{{"memorylocker", memorylocker.New()}, {"redis " + version, rl}}
+	backends := []backend{{"memorylocker", memorylocker.New()}}
+	var where []string
+	for _, u := range urls {
+		rdb, err := testenv.ParseClient(u)
+		if err != nil {
+			return err
+		}
+		defer rdb.Close()
+		version, err := redisVersion(ctx, rdb)
+		if err != nil {
+			return fmt.Errorf("redis at %s: %w", u, err)
+		}
+		rl := locker.New(rdb, locker.Config{Prefix: prefix, Logger: quiet})
+		defer rl.Close()
+		name := string(testenv.TopologyOf(u))
+		backends = append(backends, backend{name, rl})
+		where = append(where, name+" "+version)
+		defer cleanup(ctx, rdb, prefix)
+	}
 	if withMini {
 		mr := miniredis.NewMiniRedis()
 		if err := mr.Start(); err != nil {
@@ -170,10 +188,9 @@ func mainErr(url string, d time.Duration, withMini bool) error {
 		defer ml.Close()
 		backends = append(backends, backend{"miniredis", ml})
 	}
-	defer cleanup(ctx, rdb, prefix)
 
-	fmt.Printf("Lock+Unlock pairs, %s per cell; %s %s/%s, GOMAXPROCS=%d; Redis %s at %s (loopback).\n\n",
-		d, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), version, opt.Addr)
+	fmt.Printf("Lock+Unlock pairs, %s per cell; %s %s/%s, GOMAXPROCS=%d; Redis: %s (loopback).\n\n",
+		d, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), strings.Join(where, ", "))
 	head, sep := "| scenario |", "|---|"
 	for _, b := range backends {
 		head += fmt.Sprintf(" %s ops/s | p50 | p99 |", b.name)
@@ -195,7 +212,7 @@ func mainErr(url string, d time.Duration, withMini bool) error {
 	return nil
 }
 
-func redisVersion(ctx context.Context, rdb *redis.Client) (string, error) {
+func redisVersion(ctx context.Context, rdb redis.UniversalClient) (string, error) {
 	info, err := rdb.Info(ctx, "server").Result()
 	if err != nil {
 		return "", err
@@ -210,9 +227,9 @@ func redisVersion(ctx context.Context, rdb *redis.Client) (string, error) {
 
 // cleanup deletes the fence keys the benchmark created (lock keys are gone
 // after Unlock).
-func cleanup(ctx context.Context, rdb *redis.Client, prefix string) {
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		rdb.Del(ctx, iter.Val())
+func cleanup(ctx context.Context, rdb redis.UniversalClient, prefix string) {
+	keys, _ := testenv.ScanKeys(ctx, rdb, prefix+"*") // every master of a Cluster
+	for _, k := range keys {
+		rdb.Del(ctx, k)
 	}
 }

@@ -40,7 +40,7 @@ type Config struct {
 	ShutdownTimeout          time.Duration `yaml:"shutdown-timeout" usage:"bound on graceful shutdown after SIGTERM/SIGINT"`
 
 	// Redis
-	RedisURL          string        `yaml:"redis-url" usage:"Redis URL (redis:// or rediss://, user:password@, /db)"`
+	RedisURL          string        `yaml:"redis-url" usage:"Redis URL: redis://[user:password@]host:port/db (rediss:// for TLS); Sentinel redis://S1:26379/0?master_name=M&addr=S2:26379; Cluster redis+cluster://N1:6379?addr=N2:6379"`
 	RedisPrefix       string        `yaml:"redis-prefix" usage:"prefix of every Redis key"`
 	LockTTL           time.Duration `yaml:"lock-ttl" usage:"TTL of an upload's Redis lock; renewed while held, so a crashed holder frees it after this"`
 	RedisWaitReplicas int           `yaml:"redis-wait-replicas" usage:"replicas that must acknowledge each upload-record write (Redis WAIT) before bytes are acknowledged; 0 = none"`

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/vodgate/vodgate/internal/events"
 	"github.com/vodgate/vodgate/internal/server"
 	"github.com/vodgate/vodgate/tusstore"
@@ -99,8 +97,11 @@ func (c *Config) Validate() error {
 	}
 
 	if !c.Dev {
-		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+		// The same parser as at start-up, so Sentinel and Cluster URLs pass.
+		if rdb, _, err := newRedis(c.RedisURL); err != nil {
 			bad("redis-url", redactURL(c.RedisURL), ErrInvalid, "%v", err)
+		} else {
+			_ = rdb.Close() // newRedis does no I/O
 		}
 		if c.AccessKeyID == "" {
 			bad("access-key-id", "", ErrRequired, "set %s (or use -dev)", EnvAccessKeyID)

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vodgate/vodgate/internal/osstest"
+	"github.com/vodgate/vodgate/internal/testenv"
 )
 
 // Helpers of the issue-5 tests (several gateway processes on one Redis):
@@ -67,20 +68,15 @@ func uploadID(uploadURL string) string { return path.Base(uploadURL) }
 // lockKey is the Redis key of an upload's lock (see locker/doc.go).
 func lockKey(prefix, id string) string { return prefix + ":{" + id + "}:lock" }
 
-// redisClient connects to the Redis at rawURL; closed when the test ends.
-func redisClient(t testing.TB, rawURL string) *redis.Client {
+// redisClient connects to the Redis at rawURL (any of the gateway's forms);
+// closed when the test ends.
+func redisClient(t testing.TB, rawURL string) redis.UniversalClient {
 	t.Helper()
-	opt, err := redis.ParseURL(rawURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { _ = rdb.Close() })
-	return rdb
+	return testenv.NewClient(t, rawURL)
 }
 
 // lockHeld reports the lock key's remaining TTL, or 0 if nobody holds it.
-func lockHeld(t testing.TB, rdb *redis.Client, prefix, id string) time.Duration {
+func lockHeld(t testing.TB, rdb redis.UniversalClient, prefix, id string) time.Duration {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"maps"
+	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,9 +58,10 @@ func newStack(t *testing.T, opt stackOptions) *stack {
 	var rurl, prefix string
 	if opt.RedisURL != "" {
 		rurl, prefix = opt.RedisURL, "vodgate-e2e"
-	} else {
-		rurl = testenv.RedisURL(t)
-		prefix = testenv.KeyPrefix(t, testenv.Redis(t)) // keys deleted when the test ends
+	} else { // the topology of $VODGATE_TEST_TOPOLOGY: .ci/test runs the suite on each
+		rdb, u := testenv.TopologyRedis(t, testenv.DefaultTopology(t))
+		rurl = u
+		prefix = testenv.KeyPrefix(t, rdb) // keys deleted when the test ends
 	}
 
 	oss := osstest.NewServer(osstest.Config{RefuseV1: opt.OSSRefuseV1})
@@ -99,6 +102,10 @@ func (s *stack) startGateway(env map[string]string) *gatewayProc {
 	s.t.Helper()
 	s.n++
 	e := maps.Clone(s.env)
+	// On a Cluster, each gateway starts from another node (it learns the
+	// others from it), so that gateways talk to the cluster through
+	// different nodes.
+	e["VODGATE_REDIS_URL"] = rotateClusterSeeds(e["VODGATE_REDIS_URL"], s.n-1)
 	maps.Copy(e, env)
 	name := "gateway"
 	if s.n > 1 {
@@ -141,4 +148,21 @@ func (s *stack) checkUploaded(t *testing.T, mediaID string, src source) {
 	if obj.SHA256 != src.SHA256 {
 		t.Errorf("object oss://%s/%s sha256 = %s, want %s", m.Bucket, m.Key, obj.SHA256, src.SHA256)
 	}
+}
+
+// rotateClusterSeeds returns a redis+cluster:// URL with its node list
+// (host, then the addr parameters) rotated by n; other URLs unchanged.
+func rotateClusterSeeds(raw string, n int) string {
+	u, err := url.Parse(raw)
+	if err != nil || !strings.HasSuffix(u.Scheme, "+cluster") {
+		return raw
+	}
+	q := u.Query()
+	nodes := append([]string{u.Host}, q["addr"]...)
+	k := n % len(nodes)
+	nodes = append(nodes[k:], nodes[:k]...)
+	u.Host = nodes[0]
+	q["addr"] = nodes[1:]
+	u.RawQuery = q.Encode()
+	return u.String()
 }

@@ -26,8 +26,9 @@ type backend struct {
 	mr     *miniredis.Miniredis // nil for a real Redis
 }
 
-// eachBackend runs fn against miniredis and, when VODGATE_TEST_REDIS_URL
-// is set (always in CI), a real Redis.
+// eachBackend runs fn against miniredis, a real Redis (skipped without
+// VODGATE_TEST_REDIS_URL, except in CI), a Sentinel group and a Cluster (see
+// testenv.TopologyURL).
 func eachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
 	t.Run("miniredis", func(t *testing.T) {
 		mr := miniredis.RunT(t)
@@ -39,6 +40,12 @@ func eachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
 		rdb := testenv.Redis(t)
 		fn(t, backend{rdb: rdb, prefix: testenv.KeyPrefix(t, rdb)})
 	})
+	for _, topo := range []testenv.Topology{testenv.TopoSentinel, testenv.TopoCluster} {
+		t.Run(string(topo), func(t *testing.T) {
+			rdb, _ := testenv.TopologyRedis(t, topo)
+			fn(t, backend{rdb: rdb, prefix: testenv.KeyPrefix(t, rdb)})
+		})
+	}
 }
 
 // keys returns the keys under the backend's prefix with their TTLs.
@@ -46,16 +53,16 @@ func (b backend) keys(t *testing.T) map[string]time.Duration {
 	t.Helper()
 	ctx := context.Background()
 	out := map[string]time.Duration{}
-	iter := b.rdb.Scan(ctx, 0, b.prefix+":*", 1000).Iterator()
-	for iter.Next(ctx) {
-		ttl, err := b.rdb.PTTL(ctx, iter.Val()).Result()
+	keys, err := testenv.ScanKeys(ctx, b.rdb, b.prefix+":*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		ttl, err := b.rdb.PTTL(ctx, k).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[iter.Val()] = ttl
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatal(err)
+		out[k] = ttl
 	}
 	return out
 }

@@ -267,7 +267,9 @@ func wrap(op, id string, err error) error {
 
 // isTemporary reports whether err means Redis could not serve the request
 // now but may later: network failures, timeouts, a closed pool, and the
-// server's LOADING, READONLY, MASTERDOWN, TRYAGAIN and CLUSTERDOWN replies.
+// server's LOADING, READONLY, MASTERDOWN, TRYAGAIN and CLUSTERDOWN replies,
+// and the MOVED and ASK redirections a Cluster client returns when it ran
+// out of redirects while slots move (failover, resharding).
 func isTemporary(err error) bool {
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, redis.ErrClosed) || errors.Is(err, context.DeadlineExceeded) {
@@ -276,7 +278,7 @@ func isTemporary(err error) bool {
 	var re redis.Error
 	if errors.As(err, &re) {
 		msg := re.Error()
-		for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS"} {
+		for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS", "MOVED ", "ASK "} {
 			if strings.HasPrefix(msg, p) {
 				return true
 			}

@@ -6,6 +6,13 @@
 // under CI (CI=true), where a missing URL fails them so that a broken CI setup
 // cannot pass silently.
 //
+// Sentinel and Cluster: [ForTopologies] runs a test on one server, a
+// Sentinel group and a Redis Cluster ($VODGATE_TEST_SENTINEL_URL and
+// $VODGATE_TEST_CLUSTER_URL, started by bash .ci/test; private ones when
+// unset), and [DefaultTopology] ($VODGATE_TEST_TOPOLOGY) picks the one the
+// e2e suite runs on. Tests that break Redis start their own with
+// [StartSentinel] and [StartCluster] (on ports of $VODGATE_TEST_PORT_RANGE).
+//
 // Isolation: tests of several packages run at once against the same server
 // (go test runs packages in parallel) and Redis pub/sub channels are shared by
 // all databases, so testenv never FLUSHes. Each test instead works under its
@@ -17,6 +24,7 @@ import (
 	"crypto/rand"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,12 +89,8 @@ func KeyPrefix(t testing.TB, rdb redis.UniversalClient) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
+		keys, err := ScanKeys(ctx, rdb, prefix+"*")
+		if err != nil {
 			t.Logf("testenv: scan %s*: %v", prefix, err)
 			return
 		}
@@ -97,4 +101,31 @@ func KeyPrefix(t testing.TB, rdb redis.UniversalClient) string {
 		}
 	})
 	return prefix
+}
+
+// ScanKeys returns the keys matching pattern (SCAN); on a Cluster, those of
+// every master.
+func ScanKeys(ctx context.Context, rdb redis.UniversalClient, pattern string) ([]string, error) {
+	scan := func(ctx context.Context, c redis.UniversalClient) ([]string, error) {
+		var keys []string
+		iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		return keys, iter.Err()
+	}
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return scan(ctx, rdb)
+	}
+	var mu sync.Mutex
+	var all []string
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		keys, err := scan(ctx, m)
+		mu.Lock()
+		all = append(all, keys...)
+		mu.Unlock()
+		return err
+	})
+	return all, err
 }

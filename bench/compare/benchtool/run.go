@@ -36,6 +36,7 @@ type options struct {
 	profileDir   string            // gateway profiles per case (gateway built with pprof.go.in)
 	traceSecs    int               // with profileDir: seconds of execution trace at the start of each case
 	variants     map[string]string // extra gateway builds: server name gateway-LABEL -> binary
+	instances    int               // gateway processes behind a round-robin balancer (1: none)
 	bin          bins
 	stderr       io.Writer
 }
@@ -132,6 +133,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.profileDir, "gateway-profile", "", "directory: save CPU, allocation, mutex and block profiles of the gateway for every case (needs a gateway built with bench/compare/pprof.go.in; run.sh does that)")
 	fs.IntVar(&o.traceSecs, "gateway-trace-seconds", 0, "with -gateway-profile: also take an execution trace of the first N seconds of every case (go tool trace)")
 	fs.StringVar(&o.bin.gateway, "gateway", "", "gateway binary")
+	fs.IntVar(&o.instances, "gateway-instances", 1, "gateway processes sharing the Redis behind a round-robin balancer in benchtool (CPU and peak RSS are summed over them); point them at a Redis Cluster or Sentinel with -gateway-env VODGATE_REDIS_URL=...")
 	var variants listFlag
 	fs.Var(&variants, "gateway-variant", "LABEL=BINARY: also run this gateway build as server gateway-LABEL (repeatable; add it to -servers), for A/B tests of a change in the same run")
 	fs.StringVar(&o.bin.tusd, "tusd", "", "tusd v2.9.1 binary")
@@ -299,8 +301,8 @@ func (o *options) runOne(env *backend, c benchCase, srv string, rep int) (r row)
 		r.Err = err.Error()
 		return r
 	}
-	defer s.p.stop(10 * time.Second)
-	w, err := startWatch(s.p.pid(), s.dirs, s.backend, o.sample)
+	defer s.stop()
+	w, err := startWatch(s.pids(), s.dirs, s.backend, o.sample)
 	if err != nil {
 		r.Err = err.Error()
 		return r

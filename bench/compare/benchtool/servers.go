@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -125,12 +126,34 @@ func waitTCP(ctx context.Context, p *proc, port int) error {
 // server is one started server under test.
 type server struct {
 	p        *proc
+	more     []*proc // gateway instances 2..N (-gateway-instances)
+	lb       *http.Server
 	endpoint string // tus creation URL
 	putURL   string // ceiling-put target
 	dirs     []string
 	backend  map[string]int // pids whose CPU counts as backend work
 	pprof    string         // base URL of the profiling endpoint (gateway with -gateway-profile)
 	metrics  string         // the gateway's /metrics URL
+}
+
+// pids returns the processes of the server under test.
+func (s *server) pids() []int {
+	pids := []int{s.p.pid()}
+	for _, p := range s.more {
+		pids = append(pids, p.pid())
+	}
+	return pids
+}
+
+// stop stops the server's processes and balancer.
+func (s *server) stop() {
+	if s.lb != nil {
+		s.lb.Close()
+	}
+	s.p.stop(10 * time.Second)
+	for _, p := range s.more {
+		p.stop(10 * time.Second)
+	}
 }
 
 // startServer starts a fresh srv whose scratch space is dir, logging to
@@ -175,7 +198,12 @@ func (o *options) startServer(env *backend, srv, dir, logPath string) (*server, 
 			e = append(e, fmt.Sprintf("VODGATE_BENCH_PPROF=127.0.0.1:%d", pp))
 			s.pprof = fmt.Sprintf("http://127.0.0.1:%d", pp)
 		}
-		if s.p, err = start(logPath, srv, gatewayBin, nil, e); err != nil {
+		if o.instances > 1 { // the balancer takes port; the instances get their own
+			err = o.startInstances(s, srv, gatewayBin, e, logPath, port)
+		} else {
+			s.p, err = start(logPath, srv, gatewayBin, nil, e)
+		}
+		if err != nil {
 			return nil, err
 		}
 		readyURL, tus = base+"/readyz", false
@@ -214,7 +242,7 @@ func (o *options) startServer(env *backend, srv, dir, logPath string) (*server, 
 		return nil, fmt.Errorf("unknown server %q", srv)
 	}
 	if err := waitReady(s.p, readyURL, tus, 30*time.Second); err != nil {
-		s.p.stop(5 * time.Second)
+		s.stop()
 		return nil, err
 	}
 	return s, nil

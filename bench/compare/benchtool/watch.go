@@ -80,7 +80,7 @@ func diskBytes(dirs []string) int64 {
 // its directories) and the CPU time of it and of the backend processes
 // between start and stop.
 type watcher struct {
-	pid     int
+	pids    []int // the server's processes (several gateway instances)
 	dirs    []string
 	backend map[string]int // name -> pid
 
@@ -103,11 +103,14 @@ type watchResult struct {
 	ServerAliveEnd bool               `json:"serverAliveAtEnd"`
 }
 
-func startWatch(pid int, dirs []string, backend map[string]int, every time.Duration) (*watcher, error) {
-	w := &watcher{pid: pid, dirs: dirs, backend: backend, stopc: make(chan struct{})}
-	var err error
-	if w.cpu0, err = cpuSeconds(pid); err != nil {
-		return nil, err
+func startWatch(pids []int, dirs []string, backend map[string]int, every time.Duration) (*watcher, error) {
+	w := &watcher{pids: pids, dirs: dirs, backend: backend, stopc: make(chan struct{})}
+	for _, pid := range pids {
+		c, err := cpuSeconds(pid)
+		if err != nil {
+			return nil, err
+		}
+		w.cpu0 += c
 	}
 	w.backend0 = cpuOf(backend)
 	w.wg.Add(1)
@@ -150,9 +153,18 @@ func (w *watcher) stop() watchResult {
 	w.wg.Wait()
 	w.sample()
 	r := watchResult{PeakDiskBytes: w.peakDisk, DiskSamples: w.samples}
-	if c, err := cpuSeconds(w.pid); err == nil {
-		r.CPUSeconds = c - w.cpu0
-		r.ServerAliveEnd = true
+	r.ServerAliveEnd = true
+	cpu := 0.0
+	for _, pid := range w.pids {
+		c, err := cpuSeconds(pid)
+		if err != nil {
+			r.ServerAliveEnd = false
+			continue
+		}
+		cpu += c
+	}
+	if r.ServerAliveEnd {
+		r.CPUSeconds = cpu - w.cpu0
 	}
 	if len(w.backend) > 0 {
 		r.BackendByName = map[string]float64{}
@@ -162,8 +174,10 @@ func (w *watcher) stop() watchResult {
 			r.BackendCPU += d
 		}
 	}
-	if hwm, err := statusKB(w.pid, "VmHWM"); err == nil {
-		r.PeakRSSKB = hwm
+	for _, pid := range w.pids { // summed: the instances' peaks, an upper bound of their joint peak
+		if hwm, err := statusKB(pid, "VmHWM"); err == nil {
+			r.PeakRSSKB += hwm
+		}
 	}
 	return r
 }

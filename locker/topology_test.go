@@ -1,6 +1,7 @@
 package locker_test
 
 import (
+	"context"
 	"slices"
 	"strconv"
 	"testing"
@@ -115,7 +116,21 @@ func TestStealAfterReshard(t *testing.T) {
 	if m := c.MasterOf("p:{moving}:lock"); m != to {
 		t.Fatalf("slot served by %s after the reshard, want %s", m.Addr, to.Addr)
 	}
-	time.Sleep(200 * time.Millisecond) // the holder re-subscribes on the new master
+	// The holder re-subscribes on the new master; wait until it has (a
+	// fixed sleep was too short on a loaded machine), then time the steal.
+	node := redis.NewClient(&redis.Options{Addr: to.Addr})
+	defer node.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := node.Do(context.Background(), "PUBSUB", "SHARDNUMSUB", "p:release:{moving}").Slice()
+		if err == nil && len(n) == 2 && n[1] == int64(1) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the holder never re-subscribed on the new master (%v %v)", n, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	start := time.Now()
 	lb, _ := b.NewLock("moving")
 	if err := lb.Lock(ctxFor(t, 10*time.Second), func() {}); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vodgate/vodgate/internal/events"
 	"github.com/vodgate/vodgate/internal/uploadlist"
+	"github.com/vodgate/vodgate/internal/urljobs"
 	"github.com/vodgate/vodgate/internal/vodcallback"
 	"github.com/vodgate/vodgate/tusstore"
 )
@@ -66,7 +67,7 @@ func startDispatcher(ctx context.Context, cfg Config, d eventsDeps, readFile fun
 
 // buildVODCallback returns the route of the VOD callback relay, or none
 // when vod-callback-key-file is not set.
-func buildVODCallback(cfg Config, d eventsDeps, outbox *events.Outbox, catalog *uploadlist.Catalog,
+func buildVODCallback(cfg Config, d eventsDeps, outbox *events.Outbox, catalog *uploadlist.Catalog, jobs *urljobs.Jobs,
 	readFile func(string) ([]byte, error)) (map[string]http.Handler, error) {
 	if cfg.VODCallbackKeyFile == "" || outbox == nil {
 		return nil, nil
@@ -97,7 +98,7 @@ func buildVODCallback(cfg Config, d eventsDeps, outbox *events.Outbox, catalog *
 			}
 			return catalog.Ended(ctx, tusstore.End{ID: uploadID, State: tusstore.StateComplete, Offset: it.Offset})
 		},
-		Registry: d.reg, Logger: d.logger,
+		URLJobDone: urlJobDone(jobs), Registry: d.reg, Logger: d.logger,
 	})
 	if err != nil {
 		return nil, err

@@ -190,8 +190,13 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		return nil, err
 	}
 	maps.Copy(routes, page)
+	jobs, jobRoutes, err := buildURLJobs(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(routes, jobRoutes)
 	ed := eventsDeps{rdb: rdb, reg: reg, logger: logger}
-	relay, err := buildVODCallback(cfg, ed, outbox, catalog, os.ReadFile)
+	relay, err := buildVODCallback(cfg, ed, outbox, catalog, jobs, os.ReadFile)
 	if err != nil {
 		return nil, err
 	}

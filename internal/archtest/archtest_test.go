@@ -52,6 +52,7 @@ const (
 	vodcb      = mod + "/internal/vodcallback"
 	vodquota   = mod + "/internal/vodquota"
 	leasePkg   = mod + "/internal/lease"
+	urljobs    = mod + "/internal/urljobs"
 	devpage    = mod + "/internal/devpage"
 	tracing    = mod + "/internal/tracing"
 	edge       = mod + "/internal/edge"
@@ -137,6 +138,9 @@ var forbidden = []forbid{
 	{pkg: acmePkg, deny: []string{mod + "/cmd", mod + "/internal/server", edge, mod + "/internal/auth", mod + "/internal/limits", devstack, tusstore,
 		vodbridge, locker, redisstate, osstest, vodtest, tusd, aliyunOSS, aliyunVOD, aliyunCreds},
 		why: "ACME is certificates only: it hands the edge a GetCertificate and keeps its state in a Storage"},
+	{pkg: urljobs, deny: []string{cmd, server, auth, limits, locker, redisstate, tusstore, uploadlist, uploadapi, reaper, idem, events,
+		vodcb, tusd, aliyunOSS, aliyunVOD, aliyunCreds, osstest, vodtest}, imports: true,
+		why: "URL jobs are a small HTTP API over vodbridge's URL calls and a Redis hash per job"},
 	{pkg: e2e, deny: []string{cmd, server, devstack, redisstate, tusstore, vodbridge, locker, auth, limits}, direct: true,
 		why: "end-to-end tests drive the built binary; of the module they use only the simulators and testenv"},
 }
@@ -171,6 +175,8 @@ var restricted = []onlyFrom{
 		why: "the relay is mounted on the server's routes in cmd/gateway"},
 	{target: vodquota, allow: []string{cmd},
 		why: "the quota is handed to vodbridge in cmd/gateway"},
+	{target: urljobs, allow: []string{cmd},
+		why: "the URL-upload API is mounted in cmd/gateway"},
 	{target: reaper, allow: []string{cmd},
 		why: "the reaper runs beside the server, started in cmd/gateway"},
 	{target: devpage, allow: []string{cmd},

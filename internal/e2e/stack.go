@@ -48,6 +48,9 @@ type stackOptions struct {
 	// VODCallbackKey makes the VOD simulator sign its HTTP callbacks with
 	// this AuthKey.
 	VODCallbackKey string
+	// URLJobStep is how long the VOD simulator's URL jobs spend in each
+	// status (default 1s).
+	URLJobStep time.Duration
 }
 
 // newStack builds the simulators and starts one gateway. It skips (or fails
@@ -70,6 +73,7 @@ func newStack(t *testing.T, opt stackOptions) *stack {
 		OSS:             oss,
 		AccessKeys:      map[string]string{testAccessKeyID: testAccessKeySecret},
 		CallbackAuthKey: opt.VODCallbackKey,
+		URLJobStep:      opt.URLJobStep,
 	})
 	t.Cleanup(vod.Close)
 

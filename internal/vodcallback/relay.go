@@ -63,9 +63,11 @@ type Config struct {
 	// uploaded whose upload is listed as failed (its finish failed on the
 	// gateway but the object is complete): the upload becomes complete.
 	Uploaded func(ctx context.Context, uploadID string) error
-	Clock    func() time.Time
-	Registry prometheus.Registerer
-	Logger   *slog.Logger
+	// URLJobDone, if set, records the end of a URL job (UploadByURLComplete).
+	URLJobDone func(ctx context.Context, jobID, mediaID string, ok bool, size int64, code, msg string) error
+	Clock      func() time.Time
+	Registry   prometheus.Registerer
+	Logger     *slog.Logger
 }
 
 // Relay is the callback endpoint's handler.
@@ -109,14 +111,22 @@ func New(cfg Config) (*Relay, error) {
 
 // callback is the part of a VOD event body the relay reads.
 type callback struct {
-	EventType       string `json:"EventType"`
-	EventTime       string `json:"EventTime"`
-	Status          string `json:"Status"`
-	VideoID         string `json:"VideoId"`
-	ImageID         string `json:"ImageId"`
-	AttachedMediaID string `json:"AttachedMediaId"`
-	MediaID         string `json:"MediaId"`
-	JobID           string `json:"JobId"`
+	EventType       string          `json:"EventType"`
+	EventTime       string          `json:"EventTime"`
+	Status          string          `json:"Status"`
+	VideoID         string          `json:"VideoId"`
+	ImageID         string          `json:"ImageId"`
+	AttachedMediaID string          `json:"AttachedMediaId"`
+	MediaID         string          `json:"MediaId"`
+	JobID           string          `json:"JobId"`
+	Size            json.RawMessage `json:"Size"` // a number, or a string for URL jobs
+	ErrorCode       string          `json:"ErrorCode"`
+	ErrorMessage    string          `json:"ErrorMessage"`
+}
+
+func (c callback) size() int64 {
+	n, _ := strconv.ParseInt(strings.Trim(string(c.Size), `"`), 10, 64)
+	return n
 }
 
 func (c callback) media() string {
@@ -240,6 +250,12 @@ func (r *Relay) relay(ctx context.Context, cb callback, raw []byte) (string, err
 		"eventTime": cb.EventTime, "vod": json.RawMessage(raw), "uploadId": nil, "owner": nil}
 	if cb.JobID != "" {
 		data["jobId"] = cb.JobID
+		if r.cfg.URLJobDone != nil && cb.EventType == "UploadByURLComplete" {
+			ok := strings.EqualFold(cb.Status, "success")
+			if err := r.cfg.URLJobDone(ctx, cb.JobID, mediaID, ok, cb.size(), cb.ErrorCode, cb.ErrorMessage); err != nil {
+				return "", err
+			}
+		}
 	}
 	subject := subjectID
 	if mediaID != "" {

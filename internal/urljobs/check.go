@@ -50,11 +50,29 @@ func CheckURL(raw string) error {
 		if !publicIP(ip) {
 			return fmt.Errorf("%w: host %s is not a public address", errBadURL, host)
 		}
-	} else if ip := net.ParseIP(host); ip != nil || strings.Trim(host, "0123456789.x") == "" {
+	} else if ip := net.ParseIP(host); ip != nil || numericHost(host) {
 		// Forms netip refuses but resolvers may take (0x7f.1, 2130706433).
 		return fmt.Errorf("%w: host %s is not a plain public address", errBadURL, host)
 	}
 	return nil
+}
+
+// numericHost reports whether every label of host is a number (decimal,
+// octal or 0x hex): an address in a form some resolvers accept. No real
+// domain name has an all-numeric top-level label.
+func numericHost(host string) bool {
+	for _, l := range strings.Split(host, ".") {
+		digits := strings.TrimPrefix(l, "0x")
+		if digits == "" && l != "0x" {
+			return false
+		}
+		for _, c := range digits {
+			if !(c >= '0' && c <= '9' || l != digits && c >= 'a' && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func publicIP(ip netip.Addr) bool {

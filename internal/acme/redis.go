@@ -37,8 +37,13 @@ type RedisStorage struct {
 	tokens map[string]string // lock name -> token this process holds
 }
 
-// NewRedisStorage stores under prefix (a trailing ":" is added).
+// NewRedisStorage stores under prefix (a trailing ":" is added). Every key
+// shares one Redis Cluster slot, since Store and Delete write several keys
+// in one transaction: a prefix without a hash tag gets "{acme}" appended.
 func NewRedisStorage(rdb redis.UniversalClient, prefix string) *RedisStorage {
+	if !strings.Contains(prefix, "{") {
+		prefix = strings.TrimSuffix(prefix, ":") + ":{acme}"
+	}
 	if !strings.HasSuffix(prefix, ":") {
 		prefix += ":"
 	}

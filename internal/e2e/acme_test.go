@@ -170,7 +170,7 @@ func TestACMECertificate(t *testing.T) {
 	}
 
 	rdb := redisClient(t, s.env["VODGATE_REDIS_URL"])
-	keys, err := rdb.SMembers(context.Background(), s.prefix+":acme:index").Result()
+	keys, err := rdb.SMembers(context.Background(), s.prefix+":acme:{acme}:index").Result()
 	if err != nil {
 		t.Fatal(err)
 	}

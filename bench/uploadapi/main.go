@@ -117,7 +117,7 @@ func run(bin, redisURL string, vod *vodtest.Server, keyFile, length string, n, s
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "VODGATE_LISTEN="+addr, "VODGATE_REDIS_URL="+redisURL, "VODGATE_REDIS_PREFIX="+prefix,
 		"VODGATE_VOD_ENDPOINT="+vod.Endpoint(), "VODGATE_VOD_PROTOCOL=http", "VODGATE_LOG_LEVEL=warn",
-		"VODGATE_AUTH_UPLOAD_TOKEN_KEY_FILE="+keyFile,
+		"VODGATE_AUTH_UPLOAD_TOKEN_KEY_FILE="+keyFile, "VODGATE_VOD_QUOTA_CREATE_QPS=0", // the simulator has no account limit
 		"ALIBABA_CLOUD_ACCESS_KEY_ID="+accessKeyID, "ALIBABA_CLOUD_ACCESS_KEY_SECRET="+accessKeySecret)
 	if hooks != nil {
 		secretFile := filepath.Join(dir, "webhook-secret")

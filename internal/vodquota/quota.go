@@ -99,21 +99,23 @@ func New(cfg Config) (*Quota, error) {
 	return q, nil
 }
 
-// gcraScript admits one call: KEYS[1] the class's theoretical arrival
-// time (µs), KEYS[2] its pause key; ARGV[1] the emission interval (µs).
-// The clock is Redis's, the same for every instance. It returns 0 when
-// admitted, else the µs to wait before asking again.
-var gcraScript = redis.NewScript(`
-local pause = redis.call('PTTL', KEYS[2])
-if pause > 0 then return pause * 1000 end
+// reserveScript reserves the class's next free slot, first come first
+// served: KEYS[1] the class's next free time (µs), KEYS[2] its pause key;
+// ARGV[1] the interval between calls (µs), ARGV[2] the longest wait (µs).
+// The clock is Redis's, the same for every instance. It returns the µs
+// to wait until the reserved slot, or -1 (nothing reserved) when that
+// would be longer than the longest wait, or the class is paused.
+var reserveScript = redis.NewScript(`
+if redis.call('PTTL', KEYS[2]) > 0 then return -1 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-if tat > now then return tat - now end
-redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', math.ceil(interval / 1000) + 1000)
-return 0`)
+local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
+if slot < now then slot = now end
+local wait = slot - now
+if wait > tonumber(ARGV[2]) then return -1 end
+redis.call('SET', KEYS[1], tostring(slot + interval), 'PX', math.ceil((wait + interval) / 1000) + 1000)
+return wait`)
 
 func (q *Quota) keys(class string) []string {
 	k := q.cfg.Prefix + ":vodquota:{" + class + "}"
@@ -122,7 +124,8 @@ func (q *Quota) keys(class string) []string {
 
 // Wait blocks until a call of VOD action op may go, or fails with an error
 // wrapping ErrQuota if that would take longer than MaxWait (or with ctx's
-// error). Calls are spaced evenly: at most QPS of a class in any second.
+// error). Calls are spaced evenly, in the order they asked, across all
+// instances: at most QPS of a class in any second.
 func (q *Quota) Wait(ctx context.Context, op string) error {
 	class := ClassOf(op)
 	qps := q.cfg.QPS[class]
@@ -130,32 +133,29 @@ func (q *Quota) Wait(ctx context.Context, op string) error {
 		return nil
 	}
 	interval := int64(1e6 / qps)
-	start := time.Now()
-	deadline := start.Add(q.cfg.MaxWait)
-	for {
-		wait, err := gcraScript.Run(ctx, q.cfg.Redis, q.keys(class), interval).Int64()
-		if err != nil {
-			// Redis down: do not stop uploads over it; VOD's own
-			// throttling remains the backstop.
-			q.log.WarnContext(ctx, "VODQuotaUnavailable", "class", class, "error", err)
-			return nil
-		}
-		if wait == 0 {
-			q.waited.WithLabelValues(class).Observe(time.Since(start).Seconds())
-			return nil
-		}
-		d := time.Duration(wait) * time.Microsecond
-		if time.Now().Add(d).After(deadline) {
-			q.refused.WithLabelValues(class).Inc()
-			return fmt.Errorf("%w (%s, %g per second)", ErrQuota, class, qps)
-		}
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
+	wait, err := reserveScript.Run(ctx, q.cfg.Redis, q.keys(class), interval, q.cfg.MaxWait.Microseconds()).Int64()
+	if err != nil {
+		// Redis down: do not stop uploads over it; VOD's own throttling
+		// remains the backstop.
+		q.log.WarnContext(ctx, "VODQuotaUnavailable", "class", class, "error", err)
+		return nil
+	}
+	if wait < 0 {
+		q.refused.WithLabelValues(class).Inc()
+		return fmt.Errorf("%w (%s, %g per second)", ErrQuota, class, qps)
+	}
+	d := time.Duration(wait) * time.Microsecond
+	q.waited.WithLabelValues(class).Observe(d.Seconds())
+	if d == 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err() // the slot stays reserved and goes unused
+	case <-t.C:
+		return nil
 	}
 }
 

@@ -143,6 +143,9 @@ type Config struct {
 	OSSAccelerate      bool `yaml:"oss-accelerate" usage:"send every upload's bytes to OSS's acceleration endpoint (https://oss-accelerate.aliyuncs.com) instead of the region's"`
 	OSSAccelerateHosts List `yaml:"oss-accelerate-hosts" usage:"hosts a client's userData AccelerateConfig.Domain may name (the bytes and STS token go there)"`
 
+	// Online files by URL (/url-uploads)
+	URLUploadPrivateHosts List `yaml:"url-upload-private-hosts" usage:"source hosts of URL uploads allowed although they are private or loopback addresses (an intranet source VOD can reach); empty: none"`
+
 	// Development mode
 	Dev            bool   `yaml:"dev" usage:"run with in-process OSS/VOD simulators and an embedded Redis (no cloud account needed)"`
 	DevDataDir     string `yaml:"dev-data-dir" usage:"-dev: directory for the bytes of simulated OSS objects and parts"`

@@ -23,7 +23,7 @@ func buildURLJobs(cfg Config, d uploadsDeps) (*urljobs.Jobs, map[string]http.Han
 		Redis: d.rdb, Prefix: cfg.RedisPrefix, VOD: d.vod,
 		Defaults: vodbridge.URLRequest{TemplateGroupID: cfg.DefaultTemplateGroupID, WorkflowID: cfg.DefaultWorkflowID,
 			StorageLocation: cfg.DefaultStorageLocation, AppID: cfg.DefaultAppID, UserData: cfg.DefaultUserData},
-		CheckUserData: policy.Check, Authenticate: d.auth.Middleware, OwnerOf: auth.OwnerOf, Open: cfg.Dev && !authOn,
+		AllowHosts: cfg.URLUploadPrivateHosts, CheckUserData: policy.Check, Authenticate: d.auth.Middleware, OwnerOf: auth.OwnerOf, Open: cfg.Dev && !authOn,
 		Logger: d.logger,
 	})
 	if err != nil {

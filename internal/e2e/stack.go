@@ -51,6 +51,8 @@ type stackOptions struct {
 	// URLJobStep is how long the VOD simulator's URL jobs spend in each
 	// status (default 1s).
 	URLJobStep time.Duration
+	// FetchURLs makes the VOD simulator download URL jobs' sources.
+	FetchURLs bool
 }
 
 // newStack builds the simulators and starts one gateway. It skips (or fails
@@ -74,6 +76,7 @@ func newStack(t *testing.T, opt stackOptions) *stack {
 		AccessKeys:      map[string]string{testAccessKeyID: testAccessKeySecret},
 		CallbackAuthKey: opt.VODCallbackKey,
 		URLJobStep:      opt.URLJobStep,
+		FetchURLs:       opt.FetchURLs,
 	})
 	t.Cleanup(vod.Close)
 

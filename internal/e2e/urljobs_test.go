@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -95,5 +96,69 @@ func TestURLUploads(t *testing.T) {
 	}
 	if c := apiDo(t, http.MethodGet, api+"/"+one.JobID, bob, nil, nil); c != http.StatusNotFound {
 		t.Fatalf("bob GET alice's job = %d, want 404", c)
+	}
+}
+
+// Issue 16: the VOD simulator downloads the source (served on 127.0.0.2,
+// allowed by url-upload-private-hosts while 127.0.0.1 stays refused): the
+// job's video is the source's bytes; a missing source fails the job.
+func TestURLUploadBytes(t *testing.T) {
+	src := makeSource(t, 3*MiB+11, 1701)
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatalf("listen on 127.0.0.2: %v", err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/media/source.mp4" {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeFile(w, r, src.Path)
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	base := "http://" + ln.Addr().String()
+
+	_, keyFile := writeSecretFile(t, "upload-token-keys")
+	s := newStack(t, stackOptions{URLJobStep: 100 * time.Millisecond, FetchURLs: true, Env: map[string]string{
+		"VODGATE_AUTH_UPLOAD_TOKEN_KEY_FILE": keyFile,
+		"VODGATE_URL_UPLOAD_PRIVATE_HOSTS":   "127.0.0.2",
+	}})
+	alice := mintToken(t, keyFile, "alice", 10*time.Minute)
+	api := s.GW.URL() + "/url-uploads"
+	if c := apiDo(t, http.MethodPost, api, alice, map[string]any{"url": "http://127.0.0.1:1/a.mp4"}, nil); c != http.StatusBadRequest {
+		t.Fatalf("127.0.0.1 = %d, want 400 (only 127.0.0.2 is allowed)", c)
+	}
+	var many struct {
+		Items []struct{ JobID string }
+	}
+	if c := apiDo(t, http.MethodPost, api, alice, map[string]any{"items": []map[string]any{
+		{"url": base + "/media/source.mp4"}, {"url": base + "/media/missing.mp4"}}}, &many); c != http.StatusAccepted || len(many.Items) != 2 {
+		t.Fatalf("POST = %d %+v", c, many)
+	}
+	type job struct {
+		State   string
+		MediaID *string
+		Size    *int64
+		Error   *struct{ Code string }
+	}
+	wait := func(id string) job {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var j job
+			apiDo(t, http.MethodGet, api+"/"+id, alice, nil, &j)
+			if j.State == "complete" || j.State == "failed" || time.Now().After(deadline) {
+				return j
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	ok := wait(many.Items[0].JobID)
+	if ok.State != "complete" || ok.MediaID == nil || ok.Size == nil || *ok.Size != src.Size {
+		t.Fatalf("job of the served source: %+v, want complete with size %d", ok, src.Size)
+	}
+	s.checkUploaded(t, *ok.MediaID, src)
+	if bad := wait(many.Items[1].JobID); bad.State != "failed" || bad.Error == nil {
+		t.Fatalf("job of a missing source: %+v, want failed with its reason", bad)
 	}
 }

@@ -2,6 +2,7 @@ package osstest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -121,4 +122,19 @@ func (s *Server) Uploads() []Upload {
 		return strings.Compare(a.UploadID, b.UploadID)
 	})
 	return out
+}
+
+// StoreObject writes data as the object bucket/key, the way a service
+// behind the API writes into OSS (the VOD simulator's URL pulls), and runs
+// the OnComplete hooks as a PutObject does.
+func (s *Server) StoreObject(ctx context.Context, bucket, key string, data []byte) (Object, error) {
+	rc, err := s.receiveBody(ctx, bytes.NewReader(data), int64(len(data)), true, 0)
+	if err != nil {
+		return Object{}, fmt.Errorf("osstest: store %s/%s: %w", bucket, key, err)
+	}
+	obj := &object{modified: s.now(), etag: quoteETag(rc.md5[:]), segs: []*blob{rc.blob}}
+	obj.info = Object{Bucket: bucket, Key: key, Size: rc.blob.size, SHA256: rc.sha256, CRC64: rc.crc}
+	s.storeObject(obj)
+	s.notifyComplete(obj.info)
+	return obj.info, nil
 }

@@ -53,6 +53,9 @@ type Config struct {
 	// Defaults apply to every request (template group, storage location,
 	// app, userData); a request's metadata overrides them.
 	Defaults vodbridge.URLRequest
+	// AllowHosts are source hosts exempt from the private-address rule
+	// (url-upload-private-hosts).
+	AllowHosts []string
 	// CheckUserData vets a client's userData, as for tus creations.
 	CheckUserData func(string) error
 	// Authenticate and OwnerOf scope jobs to the token's owner; Open (no
@@ -189,7 +192,7 @@ func (j *Jobs) request(items []item) (vodbridge.URLRequest, string) {
 	req := j.cfg.Defaults
 	req.Items = nil
 	for i, it := range items {
-		if err := CheckURL(it.URL); err != nil {
+		if err := CheckURL(it.URL, j.cfg.AllowHosts...); err != nil {
 			return req, fmt.Sprintf("items[%d].url: %v", i, err)
 		}
 		m := it.Metadata

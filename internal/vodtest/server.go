@@ -67,6 +67,12 @@ type Config struct {
 	// LeftoverPartsTTL stands for VOD's 7-day clean-up of unfinished multipart uploads; see
 	// SweepLeftoverParts. Default: 7 days.
 	LeftoverPartsTTL time.Duration
+	// FetchURLs makes UploadMediaByURL jobs download their source over
+	// HTTP (with HTTPClient) and store it as the video's object in the OSS
+	// simulator; a job stays DOWNLOADING until the download ends, and a
+	// source that cannot be fetched (error, non-2xx) fails the job.
+	// Without it nothing is downloaded.
+	FetchURLs bool
 	// URLJobStep is how long an UploadMediaByURL job spends in each status. Default: 1s.
 	URLJobStep time.Duration
 

@@ -3,11 +3,16 @@ package vodtest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"path"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vodgate/vodgate/internal/osstest"
 )
 
 // URL pull upload. A job advances one status every Config.URLJobStep (by Clock):
@@ -41,6 +46,7 @@ type urlJob struct {
 	fileSize int64
 	userData string
 	notified bool // UploadByURLComplete generated (guarded by Server.mu)
+	fetching bool // Config.FetchURLs: the download has not ended (guarded by Server.mu)
 }
 
 type urlMetadata struct {
@@ -103,7 +109,8 @@ func (s *Server) uploadMediaByURL(_ context.Context, req *request) (map[string]a
 			Bucket: bucket, Key: "sv/" + randAlnum(8) + "-" + randHex(4) + "/" + randAlnum(8) + "-" + randHex(4) + "." + ext,
 			Params: params, Created: req.now,
 		}, storage: storage, modified: req.now}
-		job := &urlJob{id: randHex(16), url: src, mediaID: rec.ID, created: req.now, fail: fail, fileSize: size, userData: p["UserData"]}
+		job := &urlJob{id: randHex(16), url: src, mediaID: rec.ID, created: req.now, fail: fail, fileSize: size, userData: p["UserData"],
+			fetching: s.cfg.FetchURLs && !fail}
 		rec.job = job
 		s.addMedia(rec)
 		s.mu.Lock()
@@ -111,6 +118,9 @@ func (s *Server) uploadMediaByURL(_ context.Context, req *request) (map[string]a
 		s.jobOrder = append(s.jobOrder, job.id)
 		s.mu.Unlock()
 		jobs = append(jobs, map[string]any{"JobId": job.id, "SourceURL": src})
+		if job.fetching {
+			go s.fetch(job, rec.Bucket, rec.Key)
+		}
 	}
 	s.startJobPoller()
 	return map[string]any{"UploadJobs": jobs}, nil
@@ -190,6 +200,9 @@ func (s *Server) jobInfoLocked(job *urlJob, now time.Time) map[string]any {
 // advanceJobLocked applies the job's progress at now to its video. Callers hold s.mu.
 func (s *Server) advanceJobLocked(job *urlJob, now time.Time) (step int, status string, done bool) {
 	step = int(now.Sub(job.created) / s.cfg.URLJobStep)
+	if job.fetching {
+		step = min(step, 2) // DOWNLOADING until the download ends
+	}
 	status, done = urlJobStatus(step, job.fail)
 	defer s.notifyJobLocked(job, done) // after the video's status moved on
 	rec := s.media[job.mediaID]
@@ -205,4 +218,43 @@ func (s *Server) advanceJobLocked(job *urlJob, now time.Time) (step int, status 
 		rec.Status, rec.Size, rec.completed, rec.modified = StatusUploadSucc, job.fileSize, at, at
 	}
 	return step, status, done
+}
+
+// fetch downloads a URL job's source and stores it as its video's object
+// (Config.FetchURLs); a failed download fails the job.
+func (s *Server) fetch(job *urlJob, bucket, key string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	data, err := s.download(ctx, job.url)
+	if err == nil {
+		var o osstest.Object
+		if o, err = s.cfg.OSS.StoreObject(ctx, bucket, key, data); err == nil {
+			s.mu.Lock()
+			job.fileSize = o.Size
+			s.mu.Unlock()
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	job.fetching = false
+	if err != nil {
+		job.fail = true
+		s.log.Debug("URLJobFetchFailed", "job", job.id, "error", err)
+	}
+}
+
+func (s *Server) download(ctx context.Context, src string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("vodtest: GET %s: %s", src, resp.Status)
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, 1<<30))
 }

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/vodgate/vodgate/internal/auth"
 	"github.com/vodgate/vodgate/internal/urljobs"
 	"github.com/vodgate/vodgate/internal/userdata"
+	"github.com/vodgate/vodgate/tusstore"
 	"github.com/vodgate/vodgate/vodbridge"
 )
 
@@ -23,7 +25,21 @@ func buildURLJobs(cfg Config, d uploadsDeps) (*urljobs.Jobs, map[string]http.Han
 		Redis: d.rdb, Prefix: cfg.RedisPrefix, VOD: d.vod,
 		Defaults: vodbridge.URLRequest{TemplateGroupID: cfg.DefaultTemplateGroupID, WorkflowID: cfg.DefaultWorkflowID,
 			StorageLocation: cfg.DefaultStorageLocation, AppID: cfg.DefaultAppID, UserData: cfg.DefaultUserData},
-		AllowHosts: cfg.URLUploadPrivateHosts, CheckUserData: policy.Check, Authenticate: d.auth.Middleware, OwnerOf: auth.OwnerOf, Open: cfg.Dev && !authOn,
+		AllowHosts: cfg.URLUploadPrivateHosts, CheckUserData: policy.Check,
+		Started: func(ctx context.Context, jobID, owner, sourceURL, title string, at time.Time) {
+			if err := d.catalog.AddURLJob(ctx, jobID, owner, sourceURL, title, at); err != nil {
+				d.logger.WarnContext(ctx, "JournalFailed", "jobId", jobID, "event", "url job", "error", err)
+			}
+		},
+		Ended: func(ctx context.Context, jobID string, complete bool, size int64) {
+			state := tusstore.StateFailed
+			if complete {
+				state = tusstore.StateComplete
+			}
+			if err := d.catalog.Ended(ctx, tusstore.End{ID: jobID, State: state, Offset: size}); err != nil {
+				d.logger.WarnContext(ctx, "JournalFailed", "jobId", jobID, "event", string(state), "error", err)
+			}
+		}, Authenticate: d.auth.Middleware, OwnerOf: auth.OwnerOf, Open: cfg.Dev && !authOn,
 		Logger: d.logger,
 	})
 	if err != nil {

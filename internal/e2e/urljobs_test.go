@@ -161,4 +161,27 @@ func TestURLUploadBytes(t *testing.T) {
 	if bad := wait(many.Items[1].JobID); bad.State != "failed" || bad.Error == nil {
 		t.Fatalf("job of a missing source: %+v, want failed with its reason", bad)
 	}
+
+	// The jobs are in the owner's upload list, as kind "url".
+	var listed struct {
+		Uploads []struct {
+			ID, Kind, State, URL string
+			Size                 *int64
+		}
+	}
+	if c := apiDo(t, http.MethodGet, s.GW.URL()+"/uploads", alice, nil, &listed); c != http.StatusOK || len(listed.Uploads) != 2 {
+		t.Fatalf("GET /uploads = %d %+v, want the two URL jobs", c, listed)
+	}
+	for _, it := range listed.Uploads {
+		want := "failed"
+		if it.ID == many.Items[0].JobID {
+			want = "complete"
+			if it.Size == nil || *it.Size != src.Size {
+				t.Errorf("listed job %s: size %v, want %d", it.ID, it.Size, src.Size)
+			}
+		}
+		if it.Kind != "url" || it.State != want || it.URL != "/url-uploads/"+it.ID {
+			t.Errorf("listed %+v, want kind url, state %s and its status URL", it, want)
+		}
+	}
 }

@@ -53,6 +53,9 @@ type Config struct {
 	// UploadURL returns the tus upload URL of an upload, as the request's
 	// client reaches the gateway.
 	UploadURL func(r *http.Request, id string) string
+	// URLJobURL returns the status URL of a URL upload job (items of kind
+	// "url"). Default: /url-uploads/{id}.
+	URLJobURL func(r *http.Request, id string) string
 	Lister    Lister
 	// Cancel ends an unfinished upload under its lock, as tus DELETE does
 	// (tusstore.Store.Cancel); it reports whether the upload had in fact
@@ -90,6 +93,9 @@ func New(cfg Config) (*API, error) {
 	}
 	if cfg.BasePath == "" {
 		cfg.BasePath = "/uploads"
+	}
+	if cfg.URLJobURL == nil {
+		cfg.URLJobURL = func(_ *http.Request, id string) string { return "/url-uploads/" + id }
 	}
 	cfg.BasePath = "/" + strings.Trim(cfg.BasePath, "/")
 	if cfg.Logger == nil {

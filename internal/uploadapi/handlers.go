@@ -19,6 +19,7 @@ import (
 // item is an upload as the API shows it.
 type item struct {
 	ID        string            `json:"id"`
+	Kind      string            `json:"kind"`
 	URL       string            `json:"url"`
 	MediaID   string            `json:"mediaId"`
 	MediaType string            `json:"mediaType"`
@@ -35,7 +36,7 @@ type item struct {
 }
 
 func (a *API) render(r *http.Request, it uploadlist.Item, admin bool) item {
-	out := item{ID: it.ID, URL: a.cfg.UploadURL(r, it.ID), MediaID: it.MediaID, MediaType: it.MediaType,
+	out := item{ID: it.ID, Kind: it.Kind, URL: a.cfg.UploadURL(r, it.ID), MediaID: it.MediaID, MediaType: it.MediaType,
 		Filename: it.Filename, Title: it.Title, Offset: it.Offset, State: it.State,
 		CreatedAt: it.CreatedAt.Format(time.RFC3339), UpdatedAt: it.UpdatedAt.Format(time.RFC3339),
 		Metadata: it.MetaData}
@@ -52,6 +53,9 @@ func (a *API) render(r *http.Request, it uploadlist.Item, admin bool) item {
 	}
 	if admin {
 		out.Owner = it.Owner
+	}
+	if it.Kind == uploadlist.KindURL {
+		out.URL = a.cfg.URLJobURL(r, it.ID)
 	}
 	return out
 }

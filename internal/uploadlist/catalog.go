@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -110,6 +112,7 @@ type meta struct {
 	Title     string            `json:"title,omitempty"`
 	Size      int64             `json:"size"`
 	Deferred  bool              `json:"deferred,omitempty"`
+	Kind      string            `json:"kind,omitempty"` // "" (tus) or "url"
 	MetaData  map[string]string `json:"meta,omitempty"`
 	Created   int64             `json:"created"` // Unix ms
 	Expires   int64             `json:"expires"` // Unix ms, at creation
@@ -231,4 +234,29 @@ func (c *Catalog) LiveIDs(ctx context.Context, afterScore int64, afterID string,
 		}
 	}
 	return ids, scores, nil
+}
+
+// KindURL marks the items of URL upload jobs.
+const KindURL = "url"
+
+// AddURLJob lists a URL upload job (its ID is VOD's job ID) for its owner.
+// It is listed as uploading until Ended reports how it ended.
+func (c *Catalog) AddURLJob(ctx context.Context, jobID, owner, sourceURL, title string, created time.Time) error {
+	m := meta{Owner: owner, MediaType: "video", Filename: path.Base(strings.SplitN(sourceURL, "?", 2)[0]), Title: title,
+		MetaData: map[string]string{"sourceUrl": sourceURL}, Created: created.UnixMilli(), Kind: KindURL}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("uploadlist: encode %s: %w", jobID, err)
+	}
+	score := float64(created.UnixMicro())
+	pipe := c.rdb.Pipeline()
+	pipe.HSet(ctx, c.itemKey(jobID), "meta", b)
+	pipe.PExpire(ctx, c.itemKey(jobID), liveSlack+c.historyTTL)
+	for _, k := range []string{c.ownerKey(owner), c.allKey()} {
+		pipe.ZAdd(ctx, k, redis.Z{Score: score, Member: jobID})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("uploadlist: add url job %s: %w", jobID, err)
+	}
+	return nil
 }

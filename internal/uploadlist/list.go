@@ -39,6 +39,7 @@ func Unfinished(state string) bool {
 // Item is one upload as listed.
 type Item struct {
 	ID        string
+	Kind      string // "tus", or "url" for a URL upload job
 	Owner     string
 	MediaID   string
 	MediaType string
@@ -180,7 +181,7 @@ func (c *Catalog) load(ctx context.Context, ids []string) ([]Item, error) {
 		if h["meta"] == "" || json.Unmarshal([]byte(h["meta"]), &m) != nil {
 			continue
 		}
-		it := Item{ID: ids[i], Owner: m.Owner, MediaID: m.MediaID, MediaType: m.MediaType, Filename: m.Filename,
+		it := Item{ID: ids[i], Kind: "tus", Owner: m.Owner, MediaID: m.MediaID, MediaType: m.MediaType, Filename: m.Filename,
 			Title: m.Title, Size: m.Size, Deferred: m.Deferred, MetaData: m.MetaData,
 			CreatedAt: time.UnixMilli(m.Created).UTC(), UpdatedAt: time.UnixMilli(m.Created).UTC(),
 			ExpiresAt: time.UnixMilli(m.Expires).UTC()}
@@ -191,14 +192,21 @@ func (c *Catalog) load(ctx context.Context, ids []string) ([]Item, error) {
 				it.UpdatedAt = time.UnixMilli(ms).UTC()
 			}
 			it.ExpiresAt = time.Time{}
-			if st == StateComplete && !it.Deferred {
+			switch {
+			case m.Kind == KindURL: // the size VOD pulled, known once complete
+				it.Size, it.Deferred = it.Offset, st != StateComplete
+			case st == StateComplete && !it.Deferred:
 				it.Offset = it.Size
-			}
-			if st == StateComplete && it.Deferred {
+			case st == StateComplete && it.Deferred:
 				it.Size, it.Deferred = it.Offset, false
 			}
+		} else if m.Kind == KindURL {
+			it.Kind, it.State, it.Deferred, it.ExpiresAt = KindURL, StateUploading, m.Size == 0, time.Time{} // VOD is pulling it
 		} else {
 			liveIdx, liveIDs = append(liveIdx, i), append(liveIDs, ids[i])
+		}
+		if m.Kind == KindURL {
+			it.Kind = KindURL
 		}
 		items[i] = it
 	}

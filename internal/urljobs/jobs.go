@@ -63,7 +63,11 @@ type Config struct {
 	Authenticate func(http.Handler) http.Handler
 	OwnerOf      func(ctx context.Context) (string, bool)
 	Open         bool
-	Logger       *slog.Logger
+	// Started, if set, learns of each job created (the upload list lists
+	// it); Ended of each job's end (complete or failed, with its size).
+	Started func(ctx context.Context, jobID, owner, sourceURL, title string, at time.Time)
+	Ended   func(ctx context.Context, jobID string, complete bool, size int64)
+	Logger  *slog.Logger
 }
 
 // Jobs is the URL-upload API.
@@ -176,6 +180,15 @@ func (j *Jobs) create(w http.ResponseWriter, r *http.Request) {
 		j.log.WarnContext(r.Context(), "URLJobsNotRecorded", "error", err)
 		fail(w, http.StatusServiceUnavailable, "ERR_STATE_UNAVAILABLE", "the jobs started but could not be recorded; retry later")
 		return
+	}
+	if j.cfg.Started != nil {
+		for i, job := range jobs {
+			title := job.SourceURL
+			if i < len(req.Items) {
+				title = req.Items[i].Title
+			}
+			j.cfg.Started(r.Context(), job.JobID, owner, job.SourceURL, title, now)
+		}
 	}
 	j.log.InfoContext(r.Context(), "URLJobsStarted", "owner", owner, "jobs", len(jobs))
 	resp := map[string]any{"items": out}
@@ -310,6 +323,9 @@ func (j *Jobs) Update(ctx context.Context, id, state, mediaID string, size int64
 	}
 	if err := j.cfg.Redis.HSet(ctx, j.key(id), fields...).Err(); err != nil {
 		return fmt.Errorf("urljobs: update %s: %w", id, err)
+	}
+	if j.cfg.Ended != nil && (state == StateComplete || state == StateFailed) {
+		j.cfg.Ended(ctx, id, state == StateComplete, size)
 	}
 	return nil
 }

@@ -135,19 +135,10 @@ func (c *Catalog) Created(ctx context.Context, s tusstore.Summary) error {
 	m := meta{Owner: s.Owner, MediaID: s.MediaID, MediaType: s.MediaType, Filename: s.Filename, Title: s.Title,
 		Size: s.Size, Deferred: s.Deferred, MetaData: s.MetaData,
 		Created: s.Created.UnixMilli(), Expires: s.Expires.UnixMilli()}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return fmt.Errorf("uploadlist: encode %s: %w", s.ID, err)
-	}
-	score := float64(s.Created.UnixMicro()) // exact in a float64 until 2255
-	// One round trip. The item is written first (on one Redis, a pipeline
-	// runs in order), so an ID found in a sorted set has its item; on a
-	// cluster a reader may briefly find the ID first, and skips it.
+	// One round trip for the item, its indexes and the media link.
 	pipe := c.rdb.Pipeline()
-	pipe.HSet(ctx, c.itemKey(s.ID), "meta", b)
-	pipe.PExpire(ctx, c.itemKey(s.ID), liveSlack+c.historyTTL)
-	for _, k := range []string{c.ownerKey(s.Owner), c.allKey(), c.liveKey()} {
-		pipe.ZAdd(ctx, k, redis.Z{Score: score, Member: s.ID})
+	if err := c.queueItem(ctx, pipe, s.ID, m, s.Created, true); err != nil {
+		return err
 	}
 	if s.Created.UnixMicro()%64 == 0 {
 		// Now and then, forget IDs whose items have certainly expired.
@@ -160,6 +151,30 @@ func (c *Catalog) Created(ctx context.Context, s tusstore.Summary) error {
 		return fmt.Errorf("uploadlist: index %s: %w", s.ID, err)
 	}
 	return c.notify(ctx, "upload.created", s.ID, "", itemData(s.ID, m, s.Size, 0, nil))
+}
+
+// queueItem adds to pipe the writes that list item id: its meta, and its
+// ID in the owner's and everyone's sorted sets (and the live set, when
+// live: the reaper walks it), scored by created in µs (exact in a float64
+// until 2255). The item is written first: on one Redis a pipeline runs in
+// order, so an ID found in a sorted set has its item; on a cluster a
+// reader may briefly find the ID first, and skips it.
+func (c *Catalog) queueItem(ctx context.Context, pipe redis.Pipeliner, id string, m meta, created time.Time, live bool) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("uploadlist: encode %s: %w", id, err)
+	}
+	pipe.HSet(ctx, c.itemKey(id), "meta", b)
+	pipe.PExpire(ctx, c.itemKey(id), liveSlack+c.historyTTL)
+	sets := []string{c.ownerKey(m.Owner), c.allKey()}
+	if live {
+		sets = append(sets, c.liveKey())
+	}
+	score := float64(created.UnixMicro())
+	for _, k := range sets {
+		pipe.ZAdd(ctx, k, redis.Z{Score: score, Member: id})
+	}
+	return nil
 }
 
 // endScript records how an upload ended, if its item exists: KEYS[1] the
@@ -244,16 +259,9 @@ const KindURL = "url"
 func (c *Catalog) AddURLJob(ctx context.Context, jobID, owner, sourceURL, title string, created time.Time) error {
 	m := meta{Owner: owner, MediaType: "video", Filename: path.Base(strings.SplitN(sourceURL, "?", 2)[0]), Title: title,
 		MetaData: map[string]string{"sourceUrl": sourceURL}, Created: created.UnixMilli(), Kind: KindURL}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return fmt.Errorf("uploadlist: encode %s: %w", jobID, err)
-	}
-	score := float64(created.UnixMicro())
 	pipe := c.rdb.Pipeline()
-	pipe.HSet(ctx, c.itemKey(jobID), "meta", b)
-	pipe.PExpire(ctx, c.itemKey(jobID), liveSlack+c.historyTTL)
-	for _, k := range []string{c.ownerKey(owner), c.allKey()} {
-		pipe.ZAdd(ctx, k, redis.Z{Score: score, Member: jobID})
+	if err := c.queueItem(ctx, pipe, jobID, m, created, false); err != nil {
+		return err
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("uploadlist: add url job %s: %w", jobID, err)

@@ -45,19 +45,27 @@ func itemData(id string, m meta, size, offset int64, crc *uint64) map[string]any
 	return d
 }
 
-// meta reads an upload's item; ended is its recorded end state ("" while
-// it has not ended). ok is false when there is no item.
-func (c *Catalog) meta(ctx context.Context, id string) (m meta, ended string, ok bool, err error) {
-	h, err := c.rdb.HMGet(ctx, c.itemKey(id), "meta", "state").Result()
+// itemState is what the event writers read of an item.
+type itemState struct {
+	meta    meta
+	ended   string // the recorded end state; "" while it has not ended
+	stalled string // the updated time (ms) of the last stall reported
+}
+
+// readItem reads an upload's item in one round trip; ok is false when
+// there is no item.
+func (c *Catalog) readItem(ctx context.Context, id string) (st itemState, ok bool, err error) {
+	h, err := c.rdb.HMGet(ctx, c.itemKey(id), "meta", "state", "stalled").Result()
 	if err != nil {
-		return meta{}, "", false, fmt.Errorf("uploadlist: read %s: %w", id, err)
+		return itemState{}, false, fmt.Errorf("uploadlist: read %s: %w", id, err)
 	}
 	raw, _ := h[0].(string)
-	if raw == "" || json.Unmarshal([]byte(raw), &m) != nil {
-		return meta{}, "", false, nil
+	if raw == "" || json.Unmarshal([]byte(raw), &st.meta) != nil {
+		return itemState{}, false, nil
 	}
-	ended, _ = h[1].(string)
-	return m, ended, true, nil
+	st.ended, _ = h[1].(string)
+	st.stalled, _ = h[2].(string)
+	return st, true, nil
 }
 
 // notifyEnd writes the event of an end that is news: the item has not
@@ -66,10 +74,11 @@ func (c *Catalog) notifyEnd(ctx context.Context, e tusstore.End) error {
 	if c.notifier == nil {
 		return nil
 	}
-	m, ended, ok, err := c.meta(ctx, e.ID)
+	st, ok, err := c.readItem(ctx, e.ID)
 	if err != nil || !ok {
 		return err
 	}
+	m, ended := st.meta, st.ended
 	if ended != "" && !(ended == StateFailed && e.State == tusstore.StateComplete) {
 		return nil
 	}
@@ -109,13 +118,11 @@ func (c *Catalog) Stalled(ctx context.Context, id string, p tusstore.Progress) e
 		return nil // completing, not stalled
 	}
 	at := strconv.FormatInt(p.Updated.UnixMilli(), 10)
-	if seen, err := c.rdb.HGet(ctx, c.itemKey(id), "stalled").Result(); err == nil && seen == at {
-		return nil // reported already
-	}
-	m, ended, ok, err := c.meta(ctx, id)
-	if err != nil || !ok || ended != "" {
+	st, ok, err := c.readItem(ctx, id)
+	if err != nil || !ok || st.ended != "" || st.stalled == at { // gone, ended, or reported already
 		return err
 	}
+	m := st.meta
 	// The event first, then the mark: a crash between repeats the event
 	// (same ID), never loses it.
 	if err := c.notify(ctx, "upload.stalled", id, at, itemData(id, m, p.Size, p.Offset, nil)); err != nil {

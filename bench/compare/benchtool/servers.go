@@ -186,6 +186,10 @@ func (o *options) startServer(env *backend, srv, dir, logPath string) (*server, 
 			"VODGATE_OSS_ENDPOINT=" + env.sinkURL,
 			"VODGATE_BUFFER_BUDGET=" + strconv.Itoa(o.budgetMiB) + "MiB",
 			"VODGATE_LOG_LEVEL=warn",
+			// The VOD backend is a local stub: the account quotas that
+			// pace calls to real VOD would only measure the pacing.
+			"VODGATE_VOD_QUOTA_CREATE_QPS=0",
+			"VODGATE_VOD_QUOTA_DELETE_QPS=0",
 			"ALIBABA_CLOUD_ACCESS_KEY_ID=" + simAccessKeyID,
 			"ALIBABA_CLOUD_ACCESS_KEY_SECRET=" + simAccessKeySecret,
 		}

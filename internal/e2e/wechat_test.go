@@ -224,3 +224,68 @@ func mustInt(t testing.TB, s string) int64 {
 	}
 	return n
 }
+
+// TestWeChatOverrideAuthAndCORS checks the gateway's side of the method
+// override the mini-program depends on: without a token the client's
+// creation gets 401 and is not retried; a POST with X-HTTP-Method-Override:
+// PATCH is judged by the auth middleware as the PATCH it stands for (401
+// without a token, 404 with another owner's, 204 with the owner's); and a
+// CORS preflight from a WeChat origin (DevTools' web view, browsers) may
+// send the override and the tus headers and read the media headers.
+func TestWeChatOverrideAuthAndCORS(t *testing.T) {
+	s, lb, tok := wechatStack(t)
+	src := makeSource(t, 300*KiB, 1720)
+
+	r := runWeChat(t, wxOptions{Endpoint: lb.Endpoint(), File: src.Path, Metadata: map[string]string{"filename": "noauth.mp4"}, RetryDelays: []int{0, 100}})
+	if r.Result == nil || r.Result.OK || r.Result.Status != http.StatusUnauthorized || len(r.events("retry")) != 0 {
+		t.Errorf("client without a token: result %+v, retries %d; want 401 and no retry", r.Result, len(r.events("retry")))
+	}
+
+	loc, _ := createUploadAuth(t, lb.Endpoint(), tok, src.Size, "owned.mp4")
+	other := mintToken(t, s.env["VODGATE_AUTH_UPLOAD_TOKEN_KEY_FILE"], "someone-else", time.Hour)
+	body := src.readRange(t, 0, src.Size)
+	override := func(tk string) rawResp {
+		return tusDo(t, http.MethodPost, loc, authHeader(tk, map[string]string{
+			"X-HTTP-Method-Override": "PATCH", "Upload-Offset": "0",
+			"Content-Type": "application/offset+octet-stream", "Origin": "https://servicewechat.com",
+		}), body)
+	}
+	if st := override("").Status; st != http.StatusUnauthorized {
+		t.Errorf("override PATCH without a token: %d, want 401", st)
+	}
+	if st := override(other).Status; st != http.StatusNotFound {
+		t.Errorf("override PATCH with another owner's token: %d, want 404", st)
+	}
+	ok := override(tok)
+	if ok.Status != http.StatusNoContent || ok.Header.Get("Upload-Offset") != itoa(src.Size) || ok.Header.Get("Vod-Media-Id") == "" {
+		t.Fatalf("override PATCH with the owner's token: %d, Upload-Offset %q, Vod-Media-Id %q", ok.Status, ok.Header.Get("Upload-Offset"), ok.Header.Get("Vod-Media-Id"))
+	}
+	for _, h := range []string{"Upload-Offset", "Vod-Media-Id", "Vod-Media-Type"} {
+		if !strings.Contains(ok.Header.Get("Access-Control-Expose-Headers"), h) {
+			t.Errorf("Access-Control-Expose-Headers %q lacks %s", ok.Header.Get("Access-Control-Expose-Headers"), h)
+		}
+	}
+	s.checkUploaded(t, ok.Header.Get("Vod-Media-Id"), src)
+
+	pre := tusDo(t, http.MethodOptions, loc, map[string]string{
+		"Origin": "https://servicewechat.com", "Access-Control-Request-Method": "POST",
+		"Access-Control-Request-Headers": "authorization,content-type,tus-resumable,upload-offset,x-http-method-override",
+	}, nil)
+	allow := strings.ToLower(pre.Header.Get("Access-Control-Allow-Headers"))
+	if pre.Status/100 != 2 || pre.Header.Get("Access-Control-Allow-Origin") == "" || !strings.Contains(allow, "x-http-method-override") ||
+		!strings.Contains(allow, "upload-offset") || !strings.Contains(pre.Header.Get("Access-Control-Allow-Methods"), "POST") {
+		t.Errorf("preflight: %d, headers %v", pre.Status, pre.Header)
+	}
+}
+
+// createUploadAuth creates an upload of length bytes with a bearer token.
+func createUploadAuth(t testing.TB, endpoint, tok string, length int64, filename string) (string, rawResp) {
+	t.Helper()
+	r := tusDo(t, http.MethodPost, endpoint, authHeader(tok, map[string]string{
+		"Upload-Length": itoa(length), "Upload-Metadata": encodeMetadata(map[string]string{"filename": filename}),
+	}), nil)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	return absURL(t, endpoint, r.Header.Get("Location")), r
+}

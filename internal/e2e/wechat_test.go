@@ -1,10 +1,16 @@
 package e2e
 
 import (
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -288,4 +294,105 @@ func createUploadAuth(t testing.TB, endpoint, tok string, length int64, filename
 		t.Fatalf("create: %d %s", r.Status, r.Body)
 	}
 	return absURL(t, endpoint, r.Header.Get("Location")), r
+}
+
+// wxFaultProxy forwards to a gateway and answers some overridden PATCHes
+// itself (by their 1-based number): a status of its own (with Retry-After
+// for 503), or "hold": forwarded, then the answer withheld for hold, so
+// the client times out on a PATCH the gateway did apply.
+type wxFaultProxy struct {
+	srv     *httptest.Server
+	mu      sync.Mutex
+	patches int
+}
+
+func newWxFaultProxy(t *testing.T, gw *gatewayProc, faults map[int]int, hold time.Duration) *wxFaultProxy {
+	t.Helper()
+	target, err := url.Parse(gw.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target); r.Out.Host = r.In.Host }}
+	p := &wxFaultProxy{}
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.Header.Get("X-HTTP-Method-Override") != "PATCH" {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		p.mu.Lock()
+		p.patches++
+		n := p.patches
+		p.mu.Unlock()
+		switch st := faults[n]; st {
+		case 0:
+			rp.ServeHTTP(w, r)
+		case -1: // hold
+			rec := httptest.NewRecorder()
+			rp.ServeHTTP(rec, r)
+			time.Sleep(hold)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+		default:
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Tus-Resumable", "1.0.0")
+			if st == http.StatusServiceUnavailable {
+				w.Header().Set("Retry-After", "1")
+			}
+			w.WriteHeader(st)
+		}
+	}))
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// TestWeChatMiniProgramRetries puts a proxy between the client and the
+// gateway that answers overridden PATCH 2 with 503 and Retry-After: 1,
+// PATCH 4 with 423, PATCH 6 with 409, and withholds the answer to PATCH 8
+// (which the gateway applied) past the client's 1.5 s timeout. The client
+// waits at least Retry-After, resyncs with HEAD after each failure, and
+// finishes with the right bytes.
+func TestWeChatMiniProgramRetries(t *testing.T) {
+	s, _, tok := wechatStack(t)
+	src := makeSource(t, 10*MiB+3, 1721)
+	p := newWxFaultProxy(t, s.GW, map[int]int{2: http.StatusServiceUnavailable, 4: http.StatusLocked, 6: http.StatusConflict, 8: -1}, 3*time.Second)
+	start := time.Now()
+	r := runWeChat(t, wxOptions{
+		Endpoint: p.srv.URL + "/files/", File: src.Path, Token: tok, ChunkSize: MiB,
+		Metadata: map[string]string{"filename": "retry.mp4"}, RetryDelays: []int{50, 50, 50}, Timeout: 1500,
+	})
+	res := requireWxOK(t, r)
+	retries := r.events("retry")
+	var got []string
+	for _, e := range retries {
+		got = append(got, fmt.Sprintf("%d/%dms", e.Status, e.Delay))
+	}
+	t.Logf("retries (status/delay): %v in %v", got, time.Since(start).Round(time.Millisecond))
+	want := []int{http.StatusServiceUnavailable, http.StatusLocked, http.StatusConflict, 0}
+	if len(retries) != len(want) {
+		t.Fatalf("retries %v, want statuses %v", got, want)
+	}
+	for i, e := range retries {
+		if e.Status != want[i] || e.Attempt != 1 {
+			t.Errorf("retry %d: status %d attempt %d, want %d attempt 1 (progress resets the count)", i, e.Status, e.Attempt, want[i])
+		}
+	}
+	if retries[0].Delay < 1000 {
+		t.Errorf("503 with Retry-After: 1 retried after %d ms, want >= 1000", retries[0].Delay)
+	}
+	if !strings.Contains(retries[3].Error, "timeout") {
+		t.Errorf("withheld answer: %q, want a request:fail timeout", retries[3].Error)
+	}
+	heads := 0
+	for _, rq := range res.Requests {
+		if rq.Method == http.MethodHead {
+			heads++
+		}
+	}
+	if heads != len(want) {
+		t.Errorf("%d HEADs, want one after each of the %d failures", heads, len(want))
+	}
+	checkNoPatchSent(t, res.Requests)
+	s.checkUploaded(t, res.MediaID, src)
 }

@@ -16,7 +16,7 @@
 //   endpoint     tus creation URL
 //   file         the local file to upload; size is taken from it
 //   token        bearer token, sent as Authorization
-//   chunkSize, metadata, storeKey, retryDelays   tus.js options
+//   chunkSize, metadata, storeKey, retryDelays, timeout   tus.js options
 //   storageFile  JSON file behind wx storage (kept across runs)
 //   headerCase   "lower" | "asis" | "upper": response header names (wx-shim.cjs)
 //   cut, kill    faults (wx-shim.cjs)
@@ -103,6 +103,7 @@ function runClient() {
     chunkSize: opts.chunkSize,
     storeKey: opts.storeKey,
     retryDelays: opts.retryDelays,
+    timeout: opts.timeout,
     onCreated: (uploadUrl, mediaId) => emit({ event: 'created', uploadUrl, mediaId }),
     onChunkComplete: (n, offset) => {
       emit({ event: 'chunk', offset })

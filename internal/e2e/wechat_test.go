@@ -350,39 +350,48 @@ func newWxFaultProxy(t *testing.T, gw *gatewayProc, faults map[int]int, hold tim
 // TestWeChatMiniProgramRetries puts a proxy between the client and the
 // gateway that answers overridden PATCH 2 with 503 and Retry-After: 1,
 // PATCH 4 with 423, PATCH 6 with 409, and withholds the answer to PATCH 8
-// (which the gateway applied) past the client's 1.5 s timeout. The client
+// (which the gateway applied) past the client's 3 s timeout. The client
 // waits at least Retry-After, resyncs with HEAD after each failure, and
 // finishes with the right bytes.
 func TestWeChatMiniProgramRetries(t *testing.T) {
 	s, _, tok := wechatStack(t)
 	src := makeSource(t, 10*MiB+3, 1721)
-	p := newWxFaultProxy(t, s.GW, map[int]int{2: http.StatusServiceUnavailable, 4: http.StatusLocked, 6: http.StatusConflict, 8: -1}, 3*time.Second)
+	p := newWxFaultProxy(t, s.GW, map[int]int{2: http.StatusServiceUnavailable, 4: http.StatusLocked, 6: http.StatusConflict, 8: -1}, 5*time.Second)
 	start := time.Now()
 	r := runWeChat(t, wxOptions{
 		Endpoint: p.srv.URL + "/files/", File: src.Path, Token: tok, ChunkSize: MiB,
-		Metadata: map[string]string{"filename": "retry.mp4"}, RetryDelays: []int{50, 50, 50}, Timeout: 1500,
+		Metadata: map[string]string{"filename": "retry.mp4"}, RetryDelays: []int{50, 50, 50, 50}, Timeout: 3000,
 	})
 	res := requireWxOK(t, r)
 	retries := r.events("retry")
 	var got []string
+	var statuses []int
+	timeouts := 0
 	for _, e := range retries {
 		got = append(got, fmt.Sprintf("%d/%dms", e.Status, e.Delay))
-	}
-	t.Logf("retries (status/delay): %v in %v", got, time.Since(start).Round(time.Millisecond))
-	want := []int{http.StatusServiceUnavailable, http.StatusLocked, http.StatusConflict, 0}
-	if len(retries) != len(want) {
-		t.Fatalf("retries %v, want statuses %v", got, want)
-	}
-	for i, e := range retries {
-		if e.Status != want[i] || e.Attempt != 1 {
-			t.Errorf("retry %d: status %d attempt %d, want %d attempt 1 (progress resets the count)", i, e.Status, e.Attempt, want[i])
+		if e.Status != 0 {
+			statuses = append(statuses, e.Status)
+		} else if strings.Contains(e.Error, "timeout") {
+			timeouts++
 		}
 	}
-	if retries[0].Delay < 1000 {
-		t.Errorf("503 with Retry-After: 1 retried after %d ms, want >= 1000", retries[0].Delay)
+	t.Logf("retries (status/delay): %v in %v", got, time.Since(start).Round(time.Millisecond))
+	// A loaded machine may add timeouts of its own; the injected faults
+	// must all be there, in order.
+	if want := []int{http.StatusServiceUnavailable, http.StatusLocked, http.StatusConflict}; fmt.Sprint(statuses) != fmt.Sprint(want) || timeouts < 1 {
+		t.Fatalf("retries %v; want statuses %v and at least one request:fail timeout", got, want)
 	}
-	if !strings.Contains(retries[3].Error, "timeout") {
-		t.Errorf("withheld answer: %q, want a request:fail timeout", retries[3].Error)
+	if len(retries) == 4 {
+		for i, e := range retries {
+			if e.Attempt != 1 {
+				t.Errorf("retry %d: attempt %d, want 1 (progress resets the count)", i, e.Attempt)
+			}
+		}
+	}
+	for _, e := range retries {
+		if e.Status == http.StatusServiceUnavailable && e.Delay < 1000 {
+			t.Errorf("503 with Retry-After: 1 retried after %d ms, want >= 1000", e.Delay)
+		}
 	}
 	heads := 0
 	for _, rq := range res.Requests {
@@ -390,8 +399,8 @@ func TestWeChatMiniProgramRetries(t *testing.T) {
 			heads++
 		}
 	}
-	if heads != len(want) {
-		t.Errorf("%d HEADs, want one after each of the %d failures", heads, len(want))
+	if heads != len(retries) {
+		t.Errorf("%d HEADs, want one after each of the %d failures", heads, len(retries))
 	}
 	checkNoPatchSent(t, res.Requests)
 	s.checkUploaded(t, res.MediaID, src)

@@ -27,7 +27,7 @@ type wxOptions struct {
 	StoreKey         string            `json:"storeKey,omitempty"`
 	StorageFile      string            `json:"storageFile,omitempty"`
 	RetryDelays      []int             `json:"retryDelays,omitempty"`
-	Timeout          int               `json:"timeout,omitempty"` // wx.request timeout, ms
+	Timeout          int               `json:"timeout,omitempty"`    // wx.request timeout, ms
 	HeaderCase       string            `json:"headerCase,omitempty"` // lower | asis | upper
 	Cut              *wxFault          `json:"cut,omitempty"`
 	Kill             *wxFault          `json:"kill,omitempty"`

@@ -351,6 +351,8 @@ Upload.prototype._locate = function () {
 // start runs the upload to its end; see the file comment for the result.
 Upload.prototype.start = function () {
   var self = this
+  if (this._started) return Promise.reject(new Error('tus: start() called twice; make a new Upload to resume'))
+  this._started = true
   var delays = this.options.retryDelays || DEFAULT_RETRY_DELAYS
   var attempt = 0
   var located = false
@@ -359,7 +361,10 @@ Upload.prototype.start = function () {
   function step() {
     if (self._aborted) return Promise.reject(abortError())
     if (!located) {
-      return self._locate().then(function () { located = true })
+      return self._locate().then(function () {
+        located = true
+        if (self.options.onProgress) self.options.onProgress(self.offset, self.file.size)
+      })
     }
     if (needHead) {
       return self._head().then(function (found) {
@@ -386,7 +391,6 @@ Upload.prototype.start = function () {
     })
   }
 
-  if (this.options.onProgress) this.options.onProgress(0, this.file.size)
   return loop().then(function () {
     self._storage('remove')
     var r = { uploadUrl: self.url, size: self.file.size, mediaId: self.mediaId, mediaType: self.mediaType }

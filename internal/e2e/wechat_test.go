@@ -1,18 +1,25 @@
 package e2e
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vodgate/vodgate/internal/testenv"
 )
 
 // The WeChat mini-program client (examples/wechat-miniprogram, issue 17)
@@ -404,4 +411,99 @@ func TestWeChatMiniProgramRetries(t *testing.T) {
 	}
 	checkNoPatchSent(t, res.Requests)
 	s.checkUploaded(t, res.MediaID, src)
+}
+
+// TestWeChatClientHelpers checks the client's helpers, run in the
+// mini-program context, against Go's own answers: header lookup in any case
+// (and joined array values), Upload-Metadata with UTF-8 values (surrogate
+// pairs included) base64-encoded as the tus spec wants and bad keys
+// refused, and Location resolution as RFC 3986 does it.
+func TestWeChatClientHelpers(t *testing.T) {
+	node := testenv.Node(t)
+	root, ok := testenv.RepoRoot()
+	if !ok {
+		t.Fatal("repository root not found")
+	}
+	type headerCase struct {
+		Headers map[string]any `json:"headers"`
+		Name    string         `json:"name"`
+		Want    string         `json:"-"`
+	}
+	headers := []headerCase{
+		{map[string]any{"upload-offset": "5"}, "Upload-Offset", "5"},
+		{map[string]any{"UPLOAD-OFFSET": "7"}, "Upload-Offset", "7"},
+		{map[string]any{"Vod-Media-Id": "abc"}, "vod-media-id", "abc"},
+		{map[string]any{"x-multi": []string{"a", "b"}}, "X-Multi", "a, b"},
+		{map[string]any{"location": "/files/1"}, "Upload-Offset", ""},
+	}
+	metas := []map[string]string{
+		{"filename": "clip.mp4"},
+		{"title": "小程序 upload ✓"},
+		{"title": "🎬 clip, with a comma"},
+		{"empty": ""},
+		{"a": "x", "b": "yz", "filename": "ab"},
+		{"bad key": "v"},
+		{"a,b": "v"},
+	}
+	resolve := [][2]string{
+		{"https://up.example.com/files/", "https://other.example.com:8443/files/a1"},
+		{"https://up.example.com/files/", "/files/b2"},
+		{"https://up.example.com/files/", "c3"},
+		{"https://up.example.com/files/", "//cdn.example.com/files/d4"},
+		{"http://127.0.0.1:8080/files/?x=1", "e5"},
+		{"http://127.0.0.1:8080/v1/files", "f6"},
+	}
+	in := map[string]any{"appDir": filepath.Join(root, "examples", "wechat-miniprogram"), "header": headers, "metadata": metas, "resolve": resolve}
+	arg, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(node, jsPath("wechat-unit.cjs"), string(arg)).Output()
+	if err != nil {
+		t.Fatalf("wechat-unit.cjs: %v %s", err, out)
+	}
+	var got struct {
+		Header   []string `json:"header"`
+		Metadata []string `json:"metadata"`
+		Resolve  []string `json:"resolve"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("wechat-unit.cjs output %q: %v", out, err)
+	}
+	for i, c := range headers {
+		if got.Header[i] != c.Want {
+			t.Errorf("header(%v, %q) = %q, want %q", c.Headers, c.Name, got.Header[i], c.Want)
+		}
+	}
+	for i, m := range metas {
+		keys := slices.Sorted(maps.Keys(m)) // JSON carries the keys sorted; the client keeps their order
+		var parts []string
+		bad := false
+		for _, k := range keys {
+			if strings.ContainsAny(k, " ,") {
+				bad = true
+			}
+			if m[k] == "" {
+				parts = append(parts, k)
+			} else {
+				parts = append(parts, k+" "+base64.StdEncoding.EncodeToString([]byte(m[k])))
+			}
+		}
+		if bad {
+			if !strings.HasPrefix(got.Metadata[i], "error: ") {
+				t.Errorf("encodeMetadata(%v) = %q, want an error", m, got.Metadata[i])
+			}
+			continue
+		}
+		if want := strings.Join(parts, ","); got.Metadata[i] != want {
+			t.Errorf("encodeMetadata(%v) = %q, want %q", m, got.Metadata[i], want)
+		}
+	}
+	for i, c := range resolve {
+		b, _ := url.Parse(c[0])
+		l, _ := url.Parse(c[1])
+		if want := b.ResolveReference(l).String(); got.Resolve[i] != want {
+			t.Errorf("resolveURL(%q, %q) = %q, want %q", c[0], c[1], got.Resolve[i], want)
+		}
+	}
 }

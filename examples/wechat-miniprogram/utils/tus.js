@@ -154,7 +154,9 @@ function copy(o) {
 //                key until the upload succeeds, so a restarted app resumes
 //                it (use a digest of the file, e.g. from getFileInfo)
 //   onProgress(sent, total), onChunkComplete(chunk, sent, total),
-//   onRetry(err, attempt, delayMs), onCreated(uploadUrl, mediaId)
+//   onRetry(err, attempt, delayMs), onCreated(uploadUrl, mediaId),
+//   onSuccess(result), onError(err) (with onError, start()'s promise
+//   resolves undefined on failure instead of rejecting)
 //   wx           the wx object (default: the global one)
 function Upload(file, options) {
   if (!file || !file.path || typeof file.size !== 'number') throw new Error('tus: file needs path and size')
@@ -391,14 +393,23 @@ Upload.prototype.start = function () {
     })
   }
 
-  return loop().then(function () {
+  var done = loop().then(function () {
     self._storage('remove')
     var r = { uploadUrl: self.url, size: self.file.size, mediaId: self.mediaId, mediaType: self.mediaType }
     if (self.mediaType === 'video') r.videoId = self.mediaId
     if (self.mediaType === 'image') r.imageId = self.mediaId
     if (self.mediaType === 'attached') r.attachedMediaId = self.mediaId
+    if (self.options.onSuccess) self.options.onSuccess(r)
     return r
   })
+  if (this.options.onError) {
+    // Callback style (as tus-js-client): the error goes to onError and the
+    // promise does not reject unhandled.
+    var onError = this.options.onError
+    done.catch(function (err) { onError(err) })
+    return done.catch(function () {})
+  }
+  return done
 }
 
 // abort stops the upload: the request in flight is cancelled and start()

@@ -32,8 +32,7 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
-const vm = require('node:vm')
-const { createWx } = require('./wx-shim.cjs')
+const { createWx, miniProgram } = require('./wx-shim.cjs')
 
 const opts = JSON.parse(process.argv[2] || '{}')
 const emit = (o) => process.stdout.write(JSON.stringify(o) + '\n')
@@ -47,35 +46,8 @@ const wx = createWx({
   chosen: [{ tempFilePath: opts.file, size, fileType: 'video' }]
 })
 
-// The mini-program's JS world.
-let app = null
-let pageDef = null
-const ctx = vm.createContext({
-  wx,
-  console,
-  setTimeout,
-  clearTimeout,
-  setInterval,
-  clearInterval,
-  App(def) { app = def },
-  Page(def) { pageDef = def },
-  getApp() { return app }
-})
-const modules = {}
-function load(file) {
-  const abs = path.resolve(file)
-  if (!abs.startsWith(path.resolve(opts.appDir) + path.sep)) throw new Error('require outside the mini-program: ' + file)
-  if (modules[abs]) return modules[abs].exports
-  const module = { exports: {} }
-  modules[abs] = module
-  const src = fs.readFileSync(abs, 'utf8')
-  const fn = vm.runInContext('(function (module, exports, require) {' + src + '\n})', ctx, { filename: abs })
-  fn(module, module.exports, (p) => {
-    if (!p.startsWith('.')) throw new Error('mini-program code may only require relative paths, not ' + p)
-    return load(path.resolve(path.dirname(abs), p.endsWith('.js') ? p : p + '.js'))
-  })
-  return module.exports
-}
+const mp = miniProgram(opts.appDir, wx)
+const load = mp.load
 
 function probe() {
   if (!opts.probePatch) return Promise.resolve('')
@@ -120,11 +92,13 @@ function runClient() {
 
 function runPage() {
   load(path.join(opts.appDir, 'app.js'))
+  const app = mp.app()
   if (!app) throw new Error('app.js did not call App()')
   app.globalData.endpoint = opts.endpoint
   if (opts.chunkSize) app.globalData.chunkSize = opts.chunkSize
   app.globalData.getToken = (cb) => cb(opts.token || '')
   load(path.join(opts.appDir, 'pages/index/index.js'))
+  const pageDef = mp.page()
   if (!pageDef) throw new Error('pages/index/index.js did not call Page()')
   // A page instance as WeChat makes one: the definition's fields, data, setData.
   const page = Object.assign({}, pageDef, { data: JSON.parse(JSON.stringify(pageDef.data || {})) })

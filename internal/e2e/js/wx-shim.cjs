@@ -35,6 +35,8 @@ const fs = require('node:fs')
 const http = require('node:http')
 const https = require('node:https')
 const crypto = require('node:crypto')
+const path = require('node:path')
+const vm = require('node:vm')
 
 const METHODS = ['OPTIONS', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'TRACE', 'CONNECT']
 
@@ -212,4 +214,43 @@ function createWx(opts) {
   }
 }
 
-module.exports = { createWx, METHODS }
+// miniProgram is the JS world of a mini-program in appDir, as WeChat makes
+// it: one context whose only globals are wx, console, the timers, App, Page
+// and getApp (no Node require, process or Buffer), and a require() that
+// resolves relative paths inside appDir only. load(file) evaluates a file
+// once and returns its module.exports; app() and page() return what App()
+// and the last Page() were given.
+function miniProgram(appDir, wx) {
+  let app = null
+  let pageDef = null
+  const ctx = vm.createContext({
+    wx,
+    console,
+    setTimeout,
+    clearTimeout,
+    setInterval,
+    clearInterval,
+    App(def) { app = def },
+    Page(def) { pageDef = def },
+    getApp() { return app }
+  })
+  const root = path.resolve(appDir) + path.sep
+  const modules = {}
+  function load(file) {
+    const abs = path.resolve(file)
+    if (!abs.startsWith(root)) throw new Error('require outside the mini-program: ' + file)
+    if (modules[abs]) return modules[abs].exports
+    const module = { exports: {} }
+    modules[abs] = module
+    const src = fs.readFileSync(abs, 'utf8')
+    const fn = vm.runInContext('(function (module, exports, require) {' + src + '\n})', ctx, { filename: abs })
+    fn(module, module.exports, (p) => {
+      if (!p.startsWith('.')) throw new Error('mini-program code may only require relative paths, not ' + p)
+      return load(path.resolve(path.dirname(abs), p.endsWith('.js') ? p : p + '.js'))
+    })
+    return module.exports
+  }
+  return { load, app: () => app, page: () => pageDef }
+}
+
+module.exports = { createWx, miniProgram, METHODS }

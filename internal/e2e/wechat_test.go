@@ -80,7 +80,7 @@ func TestWeChatMiniProgramUploadResumes(t *testing.T) {
 		t.Fatalf("HEAD after the kill: %d %s", head.Status, head.Body)
 	}
 	kept := head.Header.Get("Upload-Offset")
-	off := mustInt(t, kept)
+	off := wxMustInt(t, kept)
 	lastAck := chunks[len(chunks)-1].Offset
 	t.Logf("HEAD after the kill: Upload-Offset %d (%.1f%% of %d)", off, 100*float64(off)/float64(src.Size), src.Size)
 	if off < lastAck || off >= src.Size {
@@ -183,7 +183,7 @@ func TestWeChatMiniProgramAbort(t *testing.T) {
 		t.Fatalf("abort(): result %+v, want not ok, aborted; stderr: %s", paused.Result, paused.Stderr)
 	}
 	uploadURL := paused.events("created")[0].UploadURL
-	if off := mustInt(t, tusDo(t, http.MethodHead, uploadURL, authHeader(tok), nil).Header.Get("Upload-Offset")); off != 2*MiB {
+	if off := wxMustInt(t, tusDo(t, http.MethodHead, uploadURL, authHeader(tok), nil).Header.Get("Upload-Offset")); off != 2*MiB {
 		t.Errorf("Upload-Offset after abort() = %d, want %d", off, 2*MiB)
 	}
 
@@ -210,7 +210,7 @@ func TestWeChatMiniProgramAbort(t *testing.T) {
 	}
 }
 
-func mustInt(t testing.TB, s string) int64 {
+func wxMustInt(t testing.TB, s string) int64 {
 	t.Helper()
 	var n int64
 	if s == "" {
@@ -241,7 +241,7 @@ func TestWeChatOverrideAuthAndCORS(t *testing.T) {
 		t.Errorf("client without a token: result %+v, retries %d; want 401 and no retry", r.Result, len(r.events("retry")))
 	}
 
-	loc, _ := createUploadAuth(t, lb.Endpoint(), tok, src.Size, "owned.mp4")
+	loc, _ := wxCreateUpload(t, lb.Endpoint(), tok, src.Size, "owned.mp4")
 	other := mintToken(t, s.env["VODGATE_AUTH_UPLOAD_TOKEN_KEY_FILE"], "someone-else", time.Hour)
 	body := src.readRange(t, 0, src.Size)
 	override := func(tk string) rawResp {
@@ -278,8 +278,8 @@ func TestWeChatOverrideAuthAndCORS(t *testing.T) {
 	}
 }
 
-// createUploadAuth creates an upload of length bytes with a bearer token.
-func createUploadAuth(t testing.TB, endpoint, tok string, length int64, filename string) (string, rawResp) {
+// wxCreateUpload creates an upload of length bytes with a bearer token.
+func wxCreateUpload(t testing.TB, endpoint, tok string, length int64, filename string) (string, rawResp) {
 	t.Helper()
 	r := tusDo(t, http.MethodPost, endpoint, authHeader(tok, map[string]string{
 		"Upload-Length": itoa(length), "Upload-Metadata": encodeMetadata(map[string]string{"filename": filename}),

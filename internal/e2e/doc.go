@@ -1,5 +1,7 @@
 // Package e2e holds black-box tests of the built gateway binary driven by real
-// tus clients: tus-js-client in Node, and Uppy in headless Chromium.
+// tus clients: tus-js-client in Node, Uppy in headless Chromium, and the
+// WeChat mini-program client of examples/wechat-miniprogram in Node on a wx
+// shim.
 //
 // Each test starts its own in-process simulators (internal/osstest and
 // internal/vodtest), spawns the gateway binary on a free loopback port against
@@ -27,5 +29,7 @@
 //
 // The Node scripts live in js/: tus-upload.mjs (one tus-js-client upload,
 // with pauses between chunks controlled over stdin), uppy-page.mjs (the
-// browser page, bundled with esbuild) and uppy-drive.mjs (playwright-core).
+// browser page, bundled with esbuild) and uppy-drive.mjs (playwright-core),
+// wx-shim.cjs (WeChat's wx.request, which refuses PATCH, file-system manager
+// and storage) and wechat-upload.cjs (runs the mini-program's code on it).
 package e2e

@@ -14,9 +14,12 @@ import (
 // read response headers listed in Access-Control-Expose-Headers.
 const (
 	extraExposeHeaders = "Upload-Expires, " + HeaderMediaID + ", " + HeaderMediaType + ", " + HeaderRequestID +
-		", Retry-After, WWW-Authenticate, Idempotent-Replayed"
-	extraAllowHeaders = "Idempotency-Key"
+		", Retry-After, WWW-Authenticate, Idempotent-Replayed" + exposeChecksum
+	extraAllowHeaders = "Idempotency-Key" + allowChecksum
 	corsAllowMethods  = "POST, HEAD, PATCH, DELETE, OPTIONS"
+	// The tus checksum extension (internal/checksum).
+	exposeChecksum = ", Tus-Checksum-Algorithm"
+	allowChecksum  = ", Upload-Checksum"
 )
 
 // CORSConfig returns tusd's CORS configuration for the allowed origins.

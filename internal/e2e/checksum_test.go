@@ -160,9 +160,10 @@ func partsUploaded(calls []osstest.Call, from int) []int {
 	return out
 }
 
-// TestChecksumCorruptedPatch: for each algorithm, a PATCH of 2 MiB (eight
-// 256 KiB parts, streamed to OSS while they arrive) has one byte flipped
-// in transit by a proxy after its first parts reached OSS. The gateway
+// TestChecksumCorruptedPatch: for each algorithm, a PATCH of about 2 MiB
+// (eight 256 KiB parts, the first starting with the 50 KiB tail the PATCH
+// before left, streamed to OSS while they arrive) has one byte flipped in
+// transit by a proxy after its first parts reached OSS. The gateway
 // answers 460, HEAD keeps the offset of the PATCH before, the client sends
 // the same bytes again and the object is the source (SHA-256 in the OSS
 // simulator); Complete lists none of the parts the corrupted PATCH sent.
@@ -183,7 +184,7 @@ func TestChecksumCorruptedPatch(t *testing.T) {
 	}
 
 	const (
-		first = 1 * MiB
+		first = 1*MiB + 50*KiB // four parts and a 50 KiB tail, which the next PATCH's first part takes
 		total = 3*MiB + 12345
 	)
 	for i, alg := range []string{"sha1", "md5", "crc32", "sha256", "sha512"} {
@@ -262,6 +263,31 @@ func metricsText(t testing.TB, base string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestChecksumCorruptedWhole: an upload sent whole in one PATCH (which
+// would become the object with one PutObject) is corrupted in transit: 460,
+// no object, offset 0; the resent PATCH makes the object.
+func TestChecksumCorruptedWhole(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	px := newFlipProxy(t, s.GW.URL())
+	src := makeSource(t, 700*KiB, 175)
+	data := src.readRange(t, 0, src.Size)
+	uploadURL, post := createUpload(t, px.Endpoint(), src.Size, map[string]string{"filename": "whole.mp4"})
+	px.corruptNext(3)
+	if r := patchChecked(t, uploadURL, 0, data, checksumOf("sha256", data)); r.Status != 460 {
+		t.Fatalf("corrupted PATCH: %d %q, want 460", r.Status, r.Body)
+	}
+	if off := headOffset(t, uploadURL); off != 0 {
+		t.Fatalf("HEAD after 460: Upload-Offset %d, want 0", off)
+	}
+	if n := len(s.OSS.Objects()); n != 0 || s.OSS.CallCount(osstest.OpPut) != 0 {
+		t.Fatalf("after 460: %d objects, %d PutObject calls; want none", n, s.OSS.CallCount(osstest.OpPut))
+	}
+	if r := patchChecked(t, uploadURL, 0, data, checksumOf("sha256", data)); r.Status != http.StatusNoContent {
+		t.Fatalf("resent PATCH: %d %s", r.Status, r.Body)
+	}
+	s.checkUploaded(t, post.Header.Get("Vod-Media-Id"), src)
 }
 
 // TestChecksumBadHeader: an unknown algorithm or a malformed value is 400

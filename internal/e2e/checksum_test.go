@@ -361,6 +361,14 @@ func TestChecksumTrailer(t *testing.T) {
 // and sending sum as the trailer once the body is written ("" sends none).
 func patchTrailer(t testing.TB, uploadURL string, off int64, data []byte, sum string) (int, string) {
 	t.Helper()
+	st, body, _ := patchTrailerWith(t, rawHTTP, uploadURL, off, data, sum)
+	return st, body
+}
+
+// patchTrailerWith is patchTrailer with client c; it also returns the
+// response's protocol.
+func patchTrailerWith(t testing.TB, c *http.Client, uploadURL string, off int64, data []byte, sum string) (int, string, string) {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPatch, uploadURL, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -371,13 +379,36 @@ func patchTrailer(t testing.TB, uploadURL string, off int64, data []byte, sum st
 	req.Trailer = http.Header{"Upload-Checksum": nil}
 	req.Body = io.NopCloser(&trailerSetter{r: bytes.NewReader(data), h: req.Trailer, v: sum})
 	req.ContentLength = -1
-	resp, err := rawHTTP.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, string(b), resp.Proto
+}
+
+// TestChecksumTrailerHTTP2 sends the checksum trailer over HTTP/2 (h2c):
+// a wrong one is 460 with nothing kept, a right one lands.
+func TestChecksumTrailerHTTP2(t *testing.T) {
+	s := newStack(t, stackOptions{Env: map[string]string{"VODGATE_PART_SIZE": "256KiB", "VODGATE_H2C": "true"}})
+	const total = 1*MiB + 5
+	src := makeSource(t, total, 176)
+	data := src.readRange(t, 0, total)
+	uploadURL, post := createUpload(t, s.GW.Endpoint(), total, map[string]string{"filename": "h2.mp4"})
+	c := protoClient(t, "h2c", nil)
+	wrong := checksumOf("sha1", append([]byte("x"), data[1:]...))
+	st, body, proto := patchTrailerWith(t, c, uploadURL, 0, data, wrong)
+	if proto != "HTTP/2.0" || st != 460 {
+		t.Fatalf("PATCH with a wrong trailer over %s: %d %q, want HTTP/2.0 and 460", proto, st, body)
+	}
+	if off := headOffset(t, uploadURL); off != 0 {
+		t.Fatalf("HEAD after 460: Upload-Offset %d, want 0", off)
+	}
+	if st, body, _ := patchTrailerWith(t, c, uploadURL, 0, data, checksumOf("sha1", data)); st != http.StatusNoContent {
+		t.Fatalf("PATCH with the right trailer over h2c: %d %q", st, body)
+	}
+	s.checkUploaded(t, post.Header.Get("Vod-Media-Id"), src)
 }
 
 // trailerSetter sets the trailer when the body ends, as a client hashing

@@ -26,7 +26,7 @@ import (
 )
 
 // flipProxy forwards requests to the gateway and, when told to, flips one
-// byte of the next PATCH body in transit (after the client computed its
+// byte of the next PATCH (or POST with a body) in transit (after the client computed its
 // checksum). It forwards request trailers: the outgoing request shares the
 // incoming one's Trailer map, which the server fills when the body ends,
 // before the transport writes the trailer.
@@ -62,7 +62,7 @@ func (p *flipProxy) corruptNext(at int64) {
 
 func (p *flipProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var body io.Reader = r.Body
-	if r.Method == http.MethodPatch {
+	if r.Method == http.MethodPatch || r.Method == http.MethodPost && r.ContentLength > 0 {
 		p.mu.Lock()
 		if p.flipAt >= 0 {
 			body = &flipReader{r: r.Body, at: p.flipAt}
@@ -171,6 +171,11 @@ func TestChecksumCorruptedPatch(t *testing.T) {
 	s := newStack(t, stackOptions{Env: map[string]string{"VODGATE_PART_SIZE": "256KiB"}})
 	px := newFlipProxy(t, s.GW.URL())
 
+	pre := tusDo(t, http.MethodOptions, px.Endpoint(), map[string]string{"Origin": "https://app.example.com",
+		"Access-Control-Request-Method": "PATCH", "Access-Control-Request-Headers": "upload-checksum"}, nil)
+	if h := pre.Header.Get("Access-Control-Allow-Headers"); !strings.Contains(h, "Upload-Checksum") {
+		t.Errorf("CORS preflight Access-Control-Allow-Headers = %q, lacks Upload-Checksum", h)
+	}
 	opt := tusDo(t, http.MethodOptions, px.Endpoint(), nil, nil)
 	ext := strings.Split(opt.Header.Get("Tus-Extension"), ",")
 	if !slices.Contains(ext, "checksum") || !slices.Contains(ext, "checksum-trailer") {
@@ -297,6 +302,10 @@ func TestChecksumBadHeader(t *testing.T) {
 	src := makeSource(t, 300*KiB, 171)
 	data := src.readRange(t, 0, src.Size)
 	uploadURL, post := createUpload(t, s.GW.Endpoint(), src.Size, map[string]string{"filename": "bad.mp4"})
+	head := tusDo(t, http.MethodHead, uploadURL, map[string]string{"Origin": "https://app.example.com"}, nil)
+	if h := head.Header.Get("Access-Control-Expose-Headers"); !strings.Contains(h, "Tus-Checksum-Algorithm") {
+		t.Errorf("CORS Access-Control-Expose-Headers = %q, lacks Tus-Checksum-Algorithm", h)
+	}
 	for _, v := range []string{"whirlpool " + base64.StdEncoding.EncodeToString(make([]byte, 64)), "sha256", "sha256 %%%", "sha1 AAAA"} {
 		r := patchChecked(t, uploadURL, 0, data, v)
 		if r.Status != http.StatusBadRequest {
@@ -342,15 +351,26 @@ func TestChecksumTrailer(t *testing.T) {
 	}
 	s.checkUploaded(t, post.Header.Get("Vod-Media-Id"), src)
 
-	// creation-with-upload: the POST's body is checked too.
+	// creation-with-upload: the POST's body is checked too. A corrupted
+	// one is 460 (tusd sends no Location with an error: the empty upload
+	// it made expires) and puts nothing.
 	small := makeSource(t, 200*KiB, 173)
 	sd := small.readRange(t, 0, small.Size)
-	r := tusDo(t, http.MethodPost, px.Endpoint(), map[string]string{
+	cwu := map[string]string{
 		"Upload-Length":   itoa(small.Size),
 		"Upload-Metadata": encodeMetadata(map[string]string{"filename": "cwu.mp4"}),
 		"Content-Type":    "application/offset+octet-stream",
 		"Upload-Checksum": checksumOf("crc32", sd),
-	}, sd)
+	}
+	puts := s.OSS.CallCount(osstest.OpPut)
+	px.corruptNext(100)
+	if r := tusDo(t, http.MethodPost, px.Endpoint(), cwu, sd); r.Status != 460 {
+		t.Fatalf("corrupted creation-with-upload: %d %q, want 460", r.Status, r.Body)
+	}
+	if n := s.OSS.CallCount(osstest.OpPut); n != puts {
+		t.Fatalf("a corrupted creation-with-upload made %d PutObject calls", n-puts)
+	}
+	r := tusDo(t, http.MethodPost, px.Endpoint(), cwu, sd)
 	if r.Status != http.StatusCreated || r.Header.Get("Upload-Offset") != itoa(small.Size) {
 		t.Fatalf("creation-with-upload with a checksum: %d offset %q %s", r.Status, r.Header.Get("Upload-Offset"), r.Body)
 	}

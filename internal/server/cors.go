@@ -28,9 +28,10 @@ const (
 // disables CORS handling: no CORS headers are sent and cross-origin
 // browser requests are blocked by the browser. The exposed headers are
 // tusd's defaults plus Upload-Expires, Vod-Media-Id, Vod-Media-Type,
-// X-Request-ID, Retry-After and WWW-Authenticate; the allowed request headers are tusd's
-// defaults (Authorization, X-Request-ID, X-HTTP-Method-Override and all tus
-// headers).
+// X-Request-ID, Retry-After, WWW-Authenticate and Tus-Checksum-Algorithm;
+// the allowed request headers are tusd's defaults (Authorization,
+// X-Request-ID, X-HTTP-Method-Override and all tus headers) plus
+// Idempotency-Key and Upload-Checksum.
 func CORSConfig(origins []string) (*handler.CorsConfig, error) {
 	c := handler.DefaultCorsConfig
 	c.AllowMethods = corsAllowMethods

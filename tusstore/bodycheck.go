@@ -2,6 +2,7 @@ package tusstore
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 )
@@ -44,9 +45,14 @@ type heldWrites struct {
 	info  recordInfo
 }
 
-// hold starts holding the record writes commitPart makes for this body.
-func (u *upload) hold() {
-	u.held = &heldWrites{set: map[string][]byte{}, parts: len(u.rec.parts), tail: u.rec.tail, info: u.rec.info}
+// holdChecked returns the body check ctx carries, if any, and then holds
+// the record writes commitPart makes for this body until [upload.settle].
+func (u *upload) holdChecked(ctx context.Context) func() error {
+	check := bodyCheck(ctx)
+	if check != nil {
+		u.held = &heldWrites{set: map[string][]byte{}, parts: len(u.rec.parts), tail: u.rec.tail, info: u.rec.info}
+	}
+	return check
 }
 
 // saveBody is save for the writes that make a body's bytes durable: while
@@ -70,14 +76,19 @@ func (u *upload) saveBody(ctx context.Context, set map[string][]byte, del []stri
 	return nil
 }
 
-// settle ends holding. failed is the pipeline's or the read's own error;
-// without one, check decides. On success the held writes are recorded in
-// one fenced update; otherwise they are dropped and the in-memory record
-// is put back as it was before the body.
-func (u *upload) settle(ctx context.Context, check func() error, failed error) error {
+// settle ends holding. A pipeline error (perr) or a read error of the
+// store's own (the buffer budget, the caller's size cap) fails the body;
+// otherwise check decides (a body that did not end cleanly fails it). On
+// success the held writes are recorded in one fenced update; otherwise
+// they are dropped and the in-memory record is put back as it was before
+// the body.
+func (u *upload) settle(ctx context.Context, check func() error, perr, readErr error) error {
 	h := u.held
 	u.held = nil
-	err := failed
+	err := perr
+	if err == nil && readErr != nil && (errors.Is(readErr, errBusy) || errors.Is(readErr, ErrCallerSizeExceeded)) {
+		err = readErr
+	}
 	if err == nil {
 		err = check()
 	}

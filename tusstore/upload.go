@@ -90,10 +90,7 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 		}
 		src = &capReader{r: src, left: c - start}
 	}
-	check := bodyCheck(ctx)
-	if check != nil {
-		u.hold()
-	}
+	check := u.holdChecked(ctx) // nil unless the body carries a checksum (see WithBodyCheck)
 	bodyEnd, known := bodyLength(ctx)
 	bodyEnd += offset
 	p := u.startPipeline(ctx)
@@ -138,11 +135,7 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	perr := p.wait()
 	cur.st = nil // the pipeline is done with it
 	if check != nil {
-		failed := perr
-		if failed == nil && readErr != nil && (errors.Is(readErr, errBusy) || errors.Is(readErr, ErrCallerSizeExceeded)) {
-			failed = readErr
-		}
-		if err := u.settle(ctx, check, failed); err != nil {
+		if err := u.settle(ctx, check, perr, readErr); err != nil {
 			cur.release()
 			return 0, u.s.tusError("write chunk", err)
 		}

@@ -203,6 +203,9 @@ func withTestOwner(next http.Handler) http.Handler {
 		if o := r.Header.Get("X-Test-Owner"); o != "" {
 			r = r.WithContext(context.WithValue(r.Context(), ownerKey{}, o))
 		}
+		if v := r.Header.Get("X-Test-Check"); v != "" { // as internal/checksum asks
+			r = r.WithContext(WithBodyCheck(r.Context(), testCheck(v)))
+		}
 		if r.ContentLength > 0 { // as cmd/gateway wires it
 			r = r.WithContext(WithBodyLength(r.Context(), r.ContentLength))
 		}

@@ -24,6 +24,7 @@ type upload struct {
 	fenceKey   string
 	fenceToken int64
 	fenced     bool
+	held       *heldWrites // record writes of a checked body (see WithBodyCheck)
 }
 
 var (
@@ -89,6 +90,7 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 		}
 		src = &capReader{r: src, left: c - start}
 	}
+	check := u.holdChecked(ctx) // nil unless the body carries a checksum (see WithBodyCheck)
 	bodyEnd, known := bodyLength(ctx)
 	bodyEnd += offset
 	p := u.startPipeline(ctx)
@@ -96,7 +98,7 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	err := cur.write(ctx, u.rec.tail)
 	var read int64
 	parts, startAt := u.rec.nextPart()-1, u.rec.partBytes()
-	whole := known && u.wholeInBody(parts, startAt, bodyEnd)
+	whole := known && check == nil && u.wholeInBody(parts, startAt, bodyEnd)
 	for err == nil {
 		target := u.partSize(parts, startAt)
 		if whole { // only the first time round
@@ -132,6 +134,12 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	readErr := err
 	perr := p.wait()
 	cur.st = nil // the pipeline is done with it
+	if check != nil {
+		if err := u.settle(ctx, check, perr, readErr); err != nil {
+			cur.release()
+			return 0, u.s.tusError("write chunk", err)
+		}
+	}
 	if perr == nil && read > 0 && cur.n > 0 {
 		perr = u.persistRemainder(ctx, cur)
 	}
@@ -337,7 +345,7 @@ func (u *upload) commitPart(ctx context.Context, buf *partBuf) error {
 	if len(u.rec.tail) > 0 {
 		del = []string{fieldTail}
 	}
-	if err := u.save(ctx, map[string][]byte{pt.field(): pt.value(), fieldInfo: u.touch(u.rec.partBytes() + pt.Size)}, del); err != nil {
+	if err := u.saveBody(ctx, map[string][]byte{pt.field(): pt.value(), fieldInfo: u.touch(u.rec.partBytes() + pt.Size)}, del); err != nil {
 		return err
 	}
 	u.rec.parts = append(u.rec.parts, pt)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vodgate/vodgate/internal/acme"
 	"github.com/vodgate/vodgate/internal/auth"
+	"github.com/vodgate/vodgate/internal/checksum"
 	"github.com/vodgate/vodgate/internal/devstack"
 	"github.com/vodgate/vodgate/internal/edge"
 	"github.com/vodgate/vodgate/internal/redisstate"
@@ -180,6 +181,10 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 	if err != nil {
 		return nil, err
 	}
+	sums, err := checksum.New(checksum.Config{WithBodyCheck: tusstore.WithBodyCheck, Registry: reg, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
 	stopReaper, err := startReaper(ctx, cfg, deps)
 	if err != nil {
 		return nil, err
@@ -241,7 +246,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		NetworkTimeout: cfg.NetworkTimeout, RequestCompletionTimeout: cfg.RequestCompletionTimeout,
 		AcquireLockTimeout: cfg.AcquireLockTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
 		TusMiddleware: func(h http.Handler) http.Handler {
-			return g.middleware(annotate(idem.Middleware(withBodyLength(h))))
+			return g.middleware(annotate(idem.Middleware(sums.Middleware(withBodyLength(h)))))
 		},
 		CheckClientMetadata: func(m handler.MetaData) error {
 			return userdata.Policy{CallbackHosts: cfg.UserDataCallbackHosts, ClientExtend: cfg.UserDataClientExtend,

@@ -57,6 +57,7 @@ const (
 	tracing    = mod + "/internal/tracing"
 	edge       = mod + "/internal/edge"
 	acmePkg    = mod + "/internal/acme"
+	checksum   = mod + "/internal/checksum"
 )
 
 // forbid says that packages under pkg must not depend on anything under the
@@ -141,6 +142,9 @@ var forbidden = []forbid{
 	{pkg: urljobs, deny: []string{cmd, server, auth, limits, locker, redisstate, tusstore, uploadlist, uploadapi, reaper, idem, events,
 		vodcb, tusd, aliyunOSS, aliyunVOD, aliyunCreds, osstest, vodtest}, imports: true,
 		why: "URL jobs are a small HTTP API over vodbridge's URL calls and a Redis hash per job"},
+	{pkg: checksum, deny: []string{mod + "/cmd", mod + "/internal/server", mod + "/internal/auth", mod + "/internal/limits", tusstore, vodbridge,
+		locker, redisstate, osstest, vodtest, goRedis, aliyunOSS, aliyunVOD, aliyunCreds},
+		why: "the checksum extension is HTTP middleware that hashes bodies; the store's hold-until-verified comes in as a function (tusstore.WithBodyCheck)"},
 	{pkg: e2e, deny: []string{cmd, server, devstack, redisstate, tusstore, vodbridge, locker, auth, limits}, direct: true,
 		why: "end-to-end tests drive the built binary; of the module they use only the simulators and testenv"},
 }
@@ -187,6 +191,8 @@ var restricted = []onlyFrom{
 		why: "only internal/tracing builds the SDK (tests may use its in-memory exporter)"},
 	{target: otelExport, allow: []string{tracing},
 		why: "only internal/tracing builds the OTLP exporter"},
+	{target: checksum, allow: []string{cmd},
+		why: "the checksum middleware is wired into the tus chain in cmd/gateway"},
 	{target: limits, allow: []string{cmd},
 		why: "limits are wired around the tus handler in cmd/gateway"},
 	{target: edge, allow: []string{cmd},

@@ -42,6 +42,9 @@ type Call struct {
 	// Host is the Host the request was sent to (a region or an
 	// acceleration endpoint name; the simulator answers on any).
 	Host string `json:"host,omitempty"`
+	// Parts are the part numbers a Complete listed (nil with
+	// x-oss-complete-all or a malformed list).
+	Parts []int `json:"parts,omitempty"`
 }
 
 // Calls returns a copy of the recorded calls, oldest first (at most [MaxCalls]).

@@ -68,6 +68,7 @@ func (s *Server) complete(rq *request) {
 			want = append(want, p.PartNumber)
 			etags[p.PartNumber] = p.ETag
 		}
+		rq.parts = want
 	}
 
 	s.mu.Lock()

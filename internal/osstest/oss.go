@@ -26,7 +26,8 @@ type request struct {
 	code   string
 	bytes  int64 // request body bytes consumed
 	bps    int64
-	badCRC bool // CorruptNextCRC: flip a bit of x-oss-hash-crc64ecma
+	badCRC bool  // CorruptNextCRC: flip a bit of x-oss-hash-crc64ecma
+	parts  []int // the part numbers a Complete listed
 }
 
 // classify maps method and sub-resources to an operation.
@@ -87,7 +88,7 @@ func (s *Server) serveOSS(w http.ResponseWriter, r *http.Request) {
 			defer killConn(w) // after recording, so the call is visible once the client sees it die
 		}
 		call.AccessKeyID, call.Status, call.Code = rq.ak, sw.status, rq.code
-		call.Bytes = rq.bytes
+		call.Bytes, call.Parts = rq.bytes, rq.parts
 		if rq.op == OpGet {
 			call.Bytes = sw.bytes
 		}

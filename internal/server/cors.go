@@ -14,9 +14,12 @@ import (
 // read response headers listed in Access-Control-Expose-Headers.
 const (
 	extraExposeHeaders = "Upload-Expires, " + HeaderMediaID + ", " + HeaderMediaType + ", " + HeaderRequestID +
-		", Retry-After, WWW-Authenticate, Idempotent-Replayed"
-	extraAllowHeaders = "Idempotency-Key"
+		", Retry-After, WWW-Authenticate, Idempotent-Replayed" + exposeChecksum
+	extraAllowHeaders = "Idempotency-Key" + allowChecksum
 	corsAllowMethods  = "POST, HEAD, PATCH, DELETE, OPTIONS"
+	// The tus checksum extension (internal/checksum).
+	exposeChecksum = ", Tus-Checksum-Algorithm"
+	allowChecksum  = ", Upload-Checksum"
 )
 
 // CORSConfig returns tusd's CORS configuration for the allowed origins.
@@ -25,9 +28,10 @@ const (
 // disables CORS handling: no CORS headers are sent and cross-origin
 // browser requests are blocked by the browser. The exposed headers are
 // tusd's defaults plus Upload-Expires, Vod-Media-Id, Vod-Media-Type,
-// X-Request-ID, Retry-After and WWW-Authenticate; the allowed request headers are tusd's
-// defaults (Authorization, X-Request-ID, X-HTTP-Method-Override and all tus
-// headers).
+// X-Request-ID, Retry-After, WWW-Authenticate and Tus-Checksum-Algorithm;
+// the allowed request headers are tusd's defaults (Authorization,
+// X-Request-ID, X-HTTP-Method-Override and all tus headers) plus
+// Idempotency-Key and Upload-Checksum.
 func CORSConfig(origins []string) (*handler.CorsConfig, error) {
 	c := handler.DefaultCorsConfig
 	c.AllowMethods = corsAllowMethods

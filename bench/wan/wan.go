@@ -33,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -88,6 +89,20 @@ type Proxy struct {
 	conns  map[net.Conn]struct{}
 	closed bool
 	wg     sync.WaitGroup
+
+	accepted, up, down atomic.Int64
+}
+
+// Stats counts what a proxy carried since it started.
+type Stats struct {
+	Connections int64 `json:"connections"` // accepted
+	BytesUp     int64 `json:"bytesUp"`     // client to target, delivered
+	BytesDown   int64 `json:"bytesDown"`   // target to client, delivered
+}
+
+// Stats returns the counters so far.
+func (p *Proxy) Stats() Stats {
+	return Stats{Connections: p.accepted.Load(), BytesUp: p.up.Load(), BytesDown: p.down.Load()}
 }
 
 // Listen starts a proxy on addr (e.g. "127.0.0.1:0") to target (host:port).
@@ -121,6 +136,7 @@ func (p *Proxy) Serve() error {
 			return fmt.Errorf("wan: accept: %w", err)
 		}
 		accepted := time.Now()
+		p.accepted.Add(1)
 		if !p.track(c) {
 			c.Close()
 			return nil
@@ -181,11 +197,11 @@ func (p *Proxy) handle(client net.Conn, accepted time.Time) {
 	go func() {
 		defer wg.Done()
 		// The client's first byte waits for the handshake's round trip.
-		newLink(p.cfg, accepted.Add(p.cfg.RTT)).pipe(server, client)
+		newLink(p.cfg, accepted.Add(p.cfg.RTT), &p.up).pipe(server, client)
 	}()
 	go func() {
 		defer wg.Done()
-		newLink(p.cfg, time.Time{}).pipe(client, server)
+		newLink(p.cfg, time.Time{}, &p.down).pipe(client, server)
 	}()
 	wg.Wait()
 }
@@ -195,10 +211,11 @@ type link struct {
 	cfg       Config
 	notBefore time.Time // no byte leaves before this
 	tat       time.Time // the token bucket's theoretical arrival time (GCRA)
+	count     *atomic.Int64
 }
 
-func newLink(cfg Config, notBefore time.Time) *link {
-	return &link{cfg: cfg, notBefore: notBefore}
+func newLink(cfg Config, notBefore time.Time, count *atomic.Int64) *link {
+	return &link{cfg: cfg, notBefore: notBefore, count: count}
 }
 
 // release returns when n bytes read at now may leave the token bucket, and
@@ -285,7 +302,8 @@ func (l *link) pipe(dst, src net.Conn) {
 			src.Close()
 			return
 		}
-		_, err := dst.Write(c.b)
+		n, err := dst.Write(c.b)
+		l.count.Add(int64(n))
 		b := c.b[:cap(c.b)]
 		bufPool.Put(&b)
 		if err != nil {

@@ -183,6 +183,9 @@ func TestHalfCloseAndClose(t *testing.T) {
 	if err != nil || string(b) != "got hello" {
 		t.Fatalf("read %q, %v; want %q then EOF", b, err, "got hello")
 	}
+	if st := p.Stats(); st != (Stats{Connections: 1, BytesUp: 5, BytesDown: 9}) {
+		t.Errorf("Stats() = %+v, want 1 connection, 5 bytes up, 9 down", st)
+	}
 }
 
 func TestParseRate(t *testing.T) {

@@ -40,6 +40,8 @@ type row struct {
 	WANConns     int64 `json:"wanConns,omitempty"`
 	WANBytesUp   int64 `json:"wanBytesUp,omitempty"`
 	WANBytesDown int64 `json:"wanBytesDown,omitempty"`
+	// WANCap is the link's cap per connection in bytes/s (WAN cases; 0: none).
+	WANCap int64 `json:"wanBytesPerSec,omitempty"`
 	// ClientCPU is the Node client's CPU seconds (user+system) while it
 	// uploads, which competes with the server for the same cores.
 	ClientCPU float64 `json:"clientCpuSeconds,omitempty"`

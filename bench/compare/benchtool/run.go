@@ -373,7 +373,7 @@ func (o *options) makeFile(size int64) error {
 func (o *options) runOne(env *backend, c benchCase, mode, srv string, rep int) (r row) {
 	r = row{Case: c.Name, CaseID: c.ID, Mode: mode, Server: srv, Rep: rep, Uploads: c.Uploads}
 	if c.WAN {
-		r.Net = "WAN " + o.wan.String()
+		r.Net, r.WANCap = "WAN "+o.wan.String(), o.wan.BytesPerSec
 	}
 	dir, err := os.MkdirTemp(o.work, fmt.Sprintf("%s-%s-%s-%d-", c.ID, mode, srv, rep))
 	if err != nil {

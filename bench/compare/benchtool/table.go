@@ -42,16 +42,17 @@ func tableCmd(args []string, stdout, stderr io.Writer) int {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	reps := 0
+	var wanCap int64
 	for sc.Scan() {
 		var r row
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		reps = max(reps, r.Rep)
+		reps, wanCap = max(reps, r.Rep), max(wanCap, r.WANCap)
 		rows = append(rows, r)
 	}
-	fmt.Fprint(stdout, renderTable(rows, tableMeta{Reps: reps, BudgetMiB: 512, SinkETag: "?"}))
+	fmt.Fprint(stdout, renderTable(rows, tableMeta{Reps: reps, BudgetMiB: 512, SinkETag: "?", WANBytesPerSec: wanCap}))
 	return 0
 }
 

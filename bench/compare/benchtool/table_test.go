@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -88,5 +92,34 @@ func TestRenderTableModesAndIssue13(t *testing.T) {
 	// fresh before warm within a case.
 	if i, j := strings.Index(md, "| c50 name | fresh | gateway |"), strings.Index(md, "| c50 name | warm | gateway |"); i < 0 || j < i {
 		t.Errorf("warm not after fresh:\n%s", md)
+	}
+}
+
+func TestTableCmdKeepsTheWANCap(t *testing.T) {
+	var lines []string
+	for _, r := range []row{
+		{Case: "1 GiB in one PATCH", CaseID: "wan-one-patch", Mode: modeFresh, Net: "WAN RTT 30ms, 20 MiB/s per connection", WANCap: 20 << 20, Server: srvGateway, Rep: 1, Rate: 70, Bytes: 1 << 30},
+		{Case: "1 GiB in one PATCH", CaseID: "wan-one-patch", Mode: modeFresh, Net: "WAN RTT 30ms, 20 MiB/s per connection", WANCap: 20 << 20, Server: srvTusdS3, Rep: 1, Rate: 50, Bytes: 1 << 30},
+	} {
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, string(b))
+	}
+	path := filepath.Join(t.TempDir(), "results.jsonl")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if rc := tableCmd([]string{path}, &out, &errb); rc != 0 {
+		t.Fatalf("tableCmd = %d: %s", rc, errb.String())
+	}
+	if want := "| 1 GiB in one PATCH | fresh, WAN | 70.0 | 50.0 | — | 1.40× | — | — | 0.00 | 0.0 | met |"; !strings.Contains(out.String(), want) {
+		t.Errorf("table lacks %q:\n%s", want, out.String())
+	}
+	// ≥ 1.2× tusd-s3, ≥ 3 × 20 MiB/s (known from the rows alone), CPU.
+	if want := "Targets (issue 13): 3 of 3 met."; !strings.Contains(out.String(), want) {
+		t.Errorf("the 3-connection target is missing:\n%s", out.String())
 	}
 }

@@ -106,9 +106,9 @@ func TestBandwidthPerDirectionAndConnection(t *testing.T) {
 		}
 		wg.Wait()
 		for i := range conns {
-			within(t, "upload", up[i], ideal, ideal*14/10+50*time.Millisecond)
+			within(t, "upload", up[i], ideal, ideal*15/10+100*time.Millisecond)
 			// Timed from the first byte, which came in the first chunk.
-			within(t, "download", down[i], ideal-dlSlack, ideal*14/10+50*time.Millisecond)
+			within(t, "download", down[i], ideal-dlSlack, ideal*15/10+100*time.Millisecond)
 		}
 	}
 }
@@ -134,10 +134,16 @@ func TestDelayPerTurn(t *testing.T) {
 		return time.Since(t0)
 	}
 	// The first turn also pays the connection set-up's round trip.
-	within(t, "first turn", turn(), 2*rtt, 2*rtt+60*time.Millisecond)
-	for range 3 {
-		within(t, "turn", turn(), rtt, rtt+40*time.Millisecond)
+	within(t, "first turn", turn(), 2*rtt, 2*rtt+150*time.Millisecond)
+	// Every turn costs at least the RTT; the best of them (the one the
+	// scheduler did not delay on a busy machine) not much more.
+	best := time.Hour
+	for range 4 {
+		d := turn()
+		within(t, "turn", d, rtt, rtt+250*time.Millisecond)
+		best = min(best, d)
 	}
+	within(t, "best turn", best, rtt, rtt+30*time.Millisecond)
 }
 
 func TestDelayAndBandwidthOverHTTP(t *testing.T) {
@@ -161,8 +167,8 @@ func TestDelayAndBandwidthOverHTTP(t *testing.T) {
 	}
 	bytesTime := time.Duration(float64(size-chunkSize) / rate * float64(time.Second))
 	// Set-up RTT, then the body's bytes, then the response's RTT/2 + the request's RTT/2.
-	within(t, "first PUT", put(), 2*rtt+bytesTime, 2*rtt+bytesTime*14/10+80*time.Millisecond)
-	within(t, "second PUT (kept-alive)", put(), rtt+bytesTime, rtt+bytesTime*14/10+80*time.Millisecond)
+	within(t, "first PUT", put(), 2*rtt+bytesTime, 2*rtt+bytesTime*15/10+150*time.Millisecond)
+	within(t, "second PUT (kept-alive)", put(), rtt+bytesTime, rtt+bytesTime*15/10+150*time.Millisecond)
 }
 
 func TestHalfCloseAndClose(t *testing.T) {

@@ -41,6 +41,7 @@ type options struct {
 	instances    int                 // gateway processes behind a round-robin balancer (1: none)
 	gatewayArgs  []string            // extra command-line arguments of every gateway process
 	variantArgs  map[string][]string // server gateway-LABEL -> its own extra arguments
+	tusdArgs     []string            // extra command-line arguments of tusd (tusd-s3 and tusd-file)
 	warm         []string            // case IDs that also run in warm mode
 	wan          wan.Config          // the link of the WAN cases
 	bin          bins
@@ -141,6 +142,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.wan.RTT, "wan-rtt", 30*time.Millisecond, "WAN cases: round-trip time between the servers and the sink (RTT/2 each way, one RTT more per new connection)")
 	wanBW := fs.String("wan-bw", "50MiB", "WAN cases: bandwidth cap per connection and direction, per second (B, KB, MB, KiB, MiB, GiB); 0: none")
 	gatewayArgs := fs.String("gateway-args", "", "extra command-line arguments for every gateway process, split at spaces (e.g. \"-oss-parallel-parts 4\")")
+	tusdArgs := fs.String("tusd-args", "", "extra command-line arguments for tusd (tusd-s3 and tusd-file), split at spaces, after the bench's own (e.g. \"-s3-concurrent-part-uploads 1\")")
 	var variantArgs listFlag
 	fs.Var(&variantArgs, "gateway-variant-args", "LABEL=ARGS: run server gateway-LABEL with these extra arguments (split at spaces) after -gateway-args; its binary is the -gateway-variant of that LABEL, else -gateway (repeatable; an A/B test of a setting in one run)")
 	fs.IntVar(&o.budgetMiB, "buffer-budget-mib", 512, "the gateway's buffer-budget (passed as VODGATE_BUFFER_BUDGET; the 500-upload check uses it)")
@@ -196,7 +198,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "benchtool run: -wan-bw: %v\n", err)
 		return 2
 	}
-	o.gatewayArgs = strings.Fields(*gatewayArgs)
+	o.gatewayArgs, o.tusdArgs = strings.Fields(*gatewayArgs), strings.Fields(*tusdArgs)
 	o.variantArgs = map[string][]string{}
 	for _, v := range variantArgs {
 		label, a, ok := strings.Cut(v, "=")
@@ -266,7 +268,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 
 func (o *options) meta() tableMeta {
 	return tableMeta{Reps: o.reps, BudgetMiB: o.budgetMiB, SinkETag: o.sinkETag, VOD: o.vod, ClientSource: o.clientSource, Smoke: o.smoke,
-		WANBytesPerSec: o.wan.BytesPerSec, GatewayArgs: strings.Join(o.gatewayArgs, " ")}
+		WANBytesPerSec: o.wan.BytesPerSec, GatewayArgs: strings.Join(o.gatewayArgs, " "), TusdArgs: strings.Join(o.tusdArgs, " ")}
 }
 
 // run starts the shared backend, then runs every case against every

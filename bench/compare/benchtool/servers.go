@@ -253,6 +253,7 @@ func (o *options) startServer(env *backend, srv, dir, logPath string, wan bool) 
 		args := []string{"-host", "127.0.0.1", "-port", strconv.Itoa(port), "-base-path", "/files/",
 			"-s3-bucket", "bench", "-s3-endpoint", sinkURL, "-s3-object-prefix", "tusd/",
 			"-verbose=false", "-show-startup-logs=false"}
+		args = append(args, o.tusdArgs...)
 		if s.p, err = start(logPath, srv, o.bin.tusd, args, e); err != nil {
 			return nil, err
 		}
@@ -267,6 +268,7 @@ func (o *options) startServer(env *backend, srv, dir, logPath string, wan bool) 
 		}
 		args := []string{"-host", "127.0.0.1", "-port", strconv.Itoa(port), "-base-path", "/files/",
 			"-upload-dir", up, "-verbose=false", "-show-startup-logs=false"}
+		args = append(args, o.tusdArgs...)
 		if s.p, err = start(logPath, srv, o.bin.tusd, args, []string{"TMPDIR=" + tmp}); err != nil {
 			return nil, err
 		}

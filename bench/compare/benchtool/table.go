@@ -24,6 +24,7 @@ type tableMeta struct {
 	// unknown); GatewayArgs the gateway's extra arguments.
 	WANBytesPerSec int64
 	GatewayArgs    string
+	TusdArgs       string
 }
 
 // tableCmd re-renders the table from a results file.

@@ -38,6 +38,9 @@ func modeNote(aggs []*agg, m tableMeta) string {
 	if m.GatewayArgs != "" {
 		fmt.Fprintf(&b, "Gateway arguments: `%s`. ", m.GatewayArgs)
 	}
+	if m.TusdArgs != "" {
+		fmt.Fprintf(&b, "tusd arguments: `%s` (so tusd does not run with its defaults). ", m.TusdArgs)
+	}
 	b.WriteString("\n")
 	return b.String()
 }

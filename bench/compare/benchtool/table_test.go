@@ -68,7 +68,11 @@ func TestRenderTableModesAndIssue13(t *testing.T) {
 		mk("c50", modeWarm, "", srvGateway, 450, 1.4), mk("c50", modeWarm, "", srvTusdS3, 300, 3), mk("c50", modeWarm, "", srvTusdFile, 480, 2),
 		mk("wan-one-patch", modeFresh, wanNet, srvGateway, 160, 1.3), mk("wan-one-patch", modeFresh, wanNet, srvTusdS3, 45, 3),
 		mk("wan-chunked", modeFresh, wanNet, srvGateway, 50, 1.3), mk("wan-chunked", modeFresh, wanNet, srvTusdS3, 45, 3),
+		mk("c500", modeWarm, "", srvTusdS3, 100, 3),
 	}
+	broken := mk("c500", modeWarm, "", srvGateway, 0, 0)
+	broken.Err = "warm-up round: 3 failures"
+	rows = append(rows, broken)
 	md := renderTable(rows, tableMeta{Reps: 1, BudgetMiB: 512, WANBytesPerSec: 50 << 20, GatewayArgs: "-oss-parallel-parts 4"})
 	for _, want := range []string{
 		// The main table: a mode column, ratios within a case and mode.
@@ -81,7 +85,8 @@ func TestRenderTableModesAndIssue13(t *testing.T) {
 		"| c50 name | warm | 450.0 | 300.0 | 480.0 | 1.50× | 0.94× | — | 1.40 | 40.0 | met |",
 		"| wan-one-patch name | fresh, WAN | 160.0 | 45.0 | — | 3.56× | — | — | 1.30 | 40.0 | met |",
 		"| wan-chunked name | fresh, WAN | 50.0 | 45.0 | — | 1.11× | — | — | 1.30 | 40.0 | NOT met: ≥ 1.2× tusd-s3 (1.11×) |",
-		"Targets (issue 13): 11 of 15 met.",
+		"| c500 name | warm | — | 100.0 | — | — | — | — | 0.00 | 0.0 | NOT met: no failures (0, 1 runs broke) |",
+		"Targets (issue 13): 11 of 16 met.",
 		"Gateway arguments: `-oss-parallel-parts 4`.",
 		"RTT 30ms, 50 MiB/s per connection;",
 	} {

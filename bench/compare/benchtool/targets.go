@@ -62,9 +62,12 @@ func issue13Targets(aggs []*agg, gw *agg, m tableMeta) []target {
 		}
 		return median(a.rates), true
 	}
+	if gw.failures > 0 || gw.errRuns > 0 {
+		out = append(out, target{false, fmt.Sprintf("no failures (%d, %d runs broke)", gw.failures, gw.errRuns)})
+	}
 	g, ok := rate(srvGateway)
 	if !ok {
-		return nil
+		return out
 	}
 	vs := func(srv string, want float64) {
 		if r, ok := rate(srv); ok && r > 0 {
@@ -106,9 +109,6 @@ func issue13Targets(aggs []*agg, gw *agg, m tableMeta) []target {
 		}
 	case "wan-chunked":
 		vs(srvTusdS3, 1.2)
-	}
-	if gw.failures > 0 || gw.errRuns > 0 {
-		out = append(out, target{false, fmt.Sprintf("no failures (%d, %d runs broke)", gw.failures, gw.errRuns)})
 	}
 	if gw.caseID != "create" && len(gw.cpuPerUnit) > 0 {
 		c := median(gw.cpuPerUnit)

@@ -138,7 +138,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.chunkMiB, "chunk-mib", 8, "PATCH size of the chunked case")
 	servers := fs.String("servers", strings.Join(allServers, ","), "servers to run")
 	cases := fs.String("cases", "one-patch,chunked,c50,c500,create,wan-one-patch,wan-chunked", "cases to run (wan-*: the same uploads through the WAN link proxy, gateway and tusd-s3 only)")
-	warm := fs.String("warm", "c50,c500", "cases that also run in warm mode (the same server process serves one unmeasured round first): a list of case IDs, all, or none")
+	warm := fs.String("warm", "c50,c500", "cases that also run in warm mode (the same server process serves one unmeasured round first): a list of case IDs, all, or none (-smoke: c50 unless set)")
 	fs.DurationVar(&o.wan.RTT, "wan-rtt", 30*time.Millisecond, "WAN cases: round-trip time between the servers and the sink (RTT/2 each way, one RTT more per new connection)")
 	wanBW := fs.String("wan-bw", "50MiB", "WAN cases: bandwidth cap per connection and direction, per second (B, KB, MB, KiB, MiB, GiB); 0: none")
 	gatewayArgs := fs.String("gateway-args", "", "extra command-line arguments for every gateway process, split at spaces (e.g. \"-oss-parallel-parts 4\")")
@@ -186,6 +186,11 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	o.cases = strings.Split(*cases, ",")
+	warmSet := false
+	fs.Visit(func(f *flag.Flag) { warmSet = warmSet || f.Name == "warm" })
+	if o.smoke && !warmSet {
+		*warm = "c50" // one warm case keeps the smoke run short
+	}
 	switch *warm {
 	case "all":
 		o.warm = o.cases

@@ -3,9 +3,12 @@
 # store) vs the client ceiling, on one machine, in one run, against one
 # shared multipart sink (bench/sink). Prints one markdown table.
 #
-#   bash bench/compare/run.sh            # full run: 1 GiB cases, 3 repetitions (~15 min)
+#   bash bench/compare/run.sh            # full run: 1 GiB cases, 3 repetitions (~25 min)
 #   bash bench/compare/run.sh -smoke     # a few MiB, 1 repetition, < 1 min (CI)
 #   bash bench/compare/run.sh -cases one-patch,chunked -servers gateway,tusd-s3 -reps 1
+#   bash bench/compare/run.sh -cases c50,c500 -warm all            # fresh and warm processes
+#   bash bench/compare/run.sh -cases wan-one-patch,wan-chunked -servers gateway,tusd-s3 \
+#       -wan-rtt 30ms -wan-bw 50MiB -gateway-args "-oss-parallel-parts 4"
 #
 # Any other flag goes to benchtool run (bash bench/compare/run.sh -h lists them).
 # Environment: GATEWAY_BIN / TUSD_BIN (prebuilt binaries), BENCH_OUT (also

@@ -15,9 +15,11 @@ import (
 )
 
 // TestSmoke runs `bash bench/compare/run.sh -smoke` (a few MiB, one
-// repetition, every case against every server) so the harness cannot rot.
-// It checks that every case ran against every server with zero failures
-// and that the table was printed; it never looks at the timings.
+// repetition, every case against every server; c50 also warm; the WAN
+// cases against the gateway and tusd-s3 through the WAN link proxy) so the
+// harness cannot rot. It checks that every case ran against
+// every server with zero failures, that the WAN cases' bytes went through
+// the proxy, and that the table was printed; it never looks at the timings.
 //
 // It needs the gateway binary ($VODGATE_GATEWAY_BIN, as bash .ci/test
 // sets), node with the repository's node_modules, redis-server and wrk; it
@@ -67,10 +69,11 @@ func TestSmoke(t *testing.T) {
 	}
 	defer f.Close()
 	type row struct {
-		CaseID, Server, Error string
-		OK                    bool
-		Failures              int
-		Bytes, Requests       int64
+		CaseID, Mode, Server, Error string
+		OK                          bool
+		Failures                    int
+		Bytes, Requests             int64
+		WANConns, WANBytesUp        int64
 	}
 	seen := map[string]row{}
 	sc := bufio.NewScanner(f)
@@ -80,22 +83,35 @@ func TestSmoke(t *testing.T) {
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("results line %q: %v", sc.Text(), err)
 		}
-		seen[r.CaseID+"/"+r.Server] = r
+		seen[r.CaseID+"/"+r.Mode+"/"+r.Server] = r
 	}
-	for _, c := range []string{"one-patch", "chunked", "c50", "c500", "create"} {
-		servers := []string{"gateway", "tusd-s3", "tusd-file", "ceiling"}
-		if c == "one-patch" {
-			servers = append(servers, "ceiling-put")
-		}
-		for _, s := range servers {
-			r, ok := seen[c+"/"+s]
+	for _, c := range []string{"one-patch", "chunked", "c50", "c500", "create", "wan-one-patch", "wan-chunked"} {
+		for _, mode := range []string{"fresh", "warm"} {
+			servers := []string{"gateway", "tusd-s3", "tusd-file", "ceiling"}
 			switch {
-			case !ok:
-				t.Errorf("%s/%s: no result", c, s)
-			case !r.OK || r.Failures > 0 || r.Error != "":
-				t.Errorf("%s/%s: ok=%v failures=%d error=%q", c, s, r.OK, r.Failures, r.Error)
-			case c == "create" && r.Requests == 0, c != "create" && r.Bytes == 0:
-				t.Errorf("%s/%s: nothing was uploaded or created: %+v", c, s, r)
+			case strings.HasPrefix(c, "wan-"):
+				servers = []string{"gateway", "tusd-s3"}
+			case mode == "warm":
+				servers = []string{"gateway", "tusd-s3", "tusd-file"}
+			case c == "one-patch":
+				servers = append(servers, "ceiling-put")
+			}
+			if mode == "warm" && c != "c50" {
+				continue
+			}
+			for _, s := range servers {
+				id := c + "/" + mode + "/" + s
+				r, ok := seen[id]
+				switch {
+				case !ok:
+					t.Errorf("%s: no result", id)
+				case !r.OK || r.Failures > 0 || r.Error != "":
+					t.Errorf("%s: ok=%v failures=%d error=%q", id, r.OK, r.Failures, r.Error)
+				case c == "create" && r.Requests == 0, c != "create" && r.Bytes == 0:
+					t.Errorf("%s: nothing was uploaded or created: %+v", id, r)
+				case strings.HasPrefix(c, "wan-") && (r.WANConns == 0 || r.WANBytesUp < r.Bytes):
+					t.Errorf("%s: %d bytes uploaded but %d went through the WAN proxy on %d connections", id, r.Bytes, r.WANBytesUp, r.WANConns)
+				}
 			}
 		}
 	}
@@ -103,7 +119,9 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| case | server |", "| 12 MiB in one PATCH | gateway |", "| 12 MiB in one PATCH | tusd-s3 |", "Targets (issue 7):"} {
+	for _, want := range []string{"| case | mode | server |", "| 12 MiB in one PATCH | fresh | gateway |", "| 12 MiB in one PATCH | fresh | tusd-s3 |",
+		"| 5 × 2 MiB concurrent | warm | gateway |", "| 12 MiB in one PATCH | fresh, WAN | gateway |", "| 12 MiB in 6 MiB chunks | fresh, WAN | tusd-s3 |",
+		"Targets (issue 7):", "Targets (issue 13):"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("table lacks %q:\n%s", want, md)
 		}

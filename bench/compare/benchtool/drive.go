@@ -15,6 +15,8 @@ import (
 type row struct {
 	Case     string   `json:"case"`
 	CaseID   string   `json:"caseId"`
+	Mode     string   `json:"mode,omitempty"` // fresh or warm (empty in older results: fresh)
+	Net      string   `json:"net,omitempty"`  // the WAN link, e.g. "WAN RTT 30ms, 50 MiB/s per connection"; empty: loopback
 	Server   string   `json:"server"`
 	Rep      int      `json:"rep"`
 	OK       bool     `json:"ok"`
@@ -33,6 +35,13 @@ type row struct {
 	// (connection reuse; the sink's own /_tus/ ceiling servers are separate).
 	SinkRequests int64 `json:"sinkRequests"`
 	SinkConns    int64 `json:"sinkConns"`
+	// Through the WAN link proxy (WAN cases): new connections, and bytes
+	// delivered to the sink (up) and from it (down).
+	WANConns     int64 `json:"wanConns,omitempty"`
+	WANBytesUp   int64 `json:"wanBytesUp,omitempty"`
+	WANBytesDown int64 `json:"wanBytesDown,omitempty"`
+	// WANCap is the link's cap per connection in bytes/s (WAN cases; 0: none).
+	WANCap int64 `json:"wanBytesPerSec,omitempty"`
 	// ClientCPU is the Node client's CPU seconds (user+system) while it
 	// uploads, which competes with the server for the same cores.
 	ClientCPU float64 `json:"clientCpuSeconds,omitempty"`

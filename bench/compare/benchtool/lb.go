@@ -17,7 +17,7 @@ import (
 // reverse proxy on port in front of them, as a load balancer would be: each
 // request goes to the next instance, so one upload's requests spread over
 // all of them and the instances hand its lock over through Redis.
-func (o *options) startInstances(s *server, srv, bin string, e []string, logPath string, port int) error {
+func (o *options) startInstances(s *server, srv, bin string, args, e []string, logPath string, port int) error {
 	var targets []*url.URL
 	for i := range o.instances {
 		p, err := freePort()
@@ -32,7 +32,7 @@ func (o *options) startInstances(s *server, srv, bin string, e []string, logPath
 		}
 		env = append(env, "VODGATE_LISTEN=127.0.0.1:"+strconv.Itoa(p))
 		lp := strings.TrimSuffix(logPath, ".log") + "-" + strconv.Itoa(i+1) + ".log"
-		pr, err := start(lp, fmt.Sprintf("%s#%d", srv, i+1), bin, nil, env)
+		pr, err := start(lp, fmt.Sprintf("%s#%d", srv, i+1), bin, args, env)
 		if err != nil {
 			s.stop()
 			return err

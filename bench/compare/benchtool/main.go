@@ -9,6 +9,7 @@
 //	benchtool run [flags]        the whole comparison (see -h)
 //	benchtool table RESULTS      re-render the table from a results.jsonl
 //	benchtool vodsim -addr-file F    (internal) run the VOD and OSS simulators
+//	benchtool wanproxy -target H:P   (internal) run the WAN link proxy (bench/wan)
 package main
 
 import (
@@ -23,7 +24,7 @@ func main() {
 
 func dispatch(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: benchtool run|table|vodsim [flags]")
+		fmt.Fprintln(stderr, "usage: benchtool run|table|vodsim|wanproxy [flags]")
 		return 2
 	}
 	switch args[0] {
@@ -33,6 +34,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return tableCmd(args[1:], stdout, stderr)
 	case "vodsim":
 		return vodsimCmd(args[1:], stdout, stderr)
+	case "wanproxy":
+		return wanproxyCmd(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "benchtool: unknown command %q\n", args[0])
 		return 2

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/vodgate/vodgate/bench/wan"
 )
 
 // options are the flags of benchtool run.
@@ -33,10 +35,15 @@ type options struct {
 	work         string
 	out, results string
 	gatewayEnv   []string
-	profileDir   string            // gateway profiles per case (gateway built with pprof.go.in)
-	traceSecs    int               // with profileDir: seconds of execution trace at the start of each case
-	variants     map[string]string // extra gateway builds: server name gateway-LABEL -> binary
-	instances    int               // gateway processes behind a round-robin balancer (1: none)
+	profileDir   string              // gateway profiles per case (gateway built with pprof.go.in)
+	traceSecs    int                 // with profileDir: seconds of execution trace at the start of each case
+	variants     map[string]string   // extra gateway builds: server name gateway-LABEL -> binary
+	instances    int                 // gateway processes behind a round-robin balancer (1: none)
+	gatewayArgs  []string            // extra command-line arguments of every gateway process
+	variantArgs  map[string][]string // server gateway-LABEL -> its own extra arguments
+	tusdArgs     []string            // extra command-line arguments of tusd (tusd-s3 and tusd-file)
+	warm         []string            // case IDs that also run in warm mode
+	wan          wan.Config          // the link of the WAN cases
 	bin          bins
 	stderr       io.Writer
 }
@@ -63,13 +70,14 @@ var allServers = []string{srvGateway, srvTusdS3, srvTusdFile, srvCeiling, srvCei
 
 // benchCase is one workload.
 type benchCase struct {
-	ID      string // flag name: one-patch, chunked, c50, c500, create
+	ID      string // flag name: one-patch, chunked, c50, c500, create, wan-one-patch, wan-chunked
 	Name    string // table label
 	File    bool   // upload the big file (else a shared random buffer of Size)
 	Size    int64  // bytes per upload
 	Uploads int
 	Chunk   int64 // 0: one PATCH
 	Create  bool  // wrk creation rate
+	WAN     bool  // the servers reach the sink through the WAN link proxy (gateway and tusd-s3 only)
 }
 
 func (o *options) casesFor() []benchCase {
@@ -85,6 +93,8 @@ func (o *options) casesFor() []benchCase {
 		{ID: "c50", Name: fmt.Sprintf("%d × %s concurrent", c50n, sizeName(c50s)), Size: c50s, Uploads: c50n},
 		{ID: "c500", Name: fmt.Sprintf("%d × %s concurrent", c500n, sizeName(c500s)), Size: c500s, Uploads: c500n},
 		{ID: "create", Name: fmt.Sprintf("creation, wrk %d conns %s", o.createConns, o.createDur), Create: true},
+		{ID: "wan-one-patch", Name: fmt.Sprintf("%s in one PATCH", sizeName(big)), File: true, Size: big, Uploads: 1, WAN: true},
+		{ID: "wan-chunked", Name: fmt.Sprintf("%s in %s chunks", sizeName(big), sizeName(chunk)), File: true, Size: big, Uploads: 1, Chunk: chunk, WAN: true},
 	}
 	var out []benchCase
 	for _, c := range all {
@@ -118,7 +128,14 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.bigMiB, "size-mib", 1024, "size of the single-upload cases")
 	fs.IntVar(&o.chunkMiB, "chunk-mib", 8, "PATCH size of the chunked case")
 	servers := fs.String("servers", strings.Join(allServers, ","), "servers to run")
-	cases := fs.String("cases", "one-patch,chunked,c50,c500,create", "cases to run")
+	cases := fs.String("cases", "one-patch,chunked,c50,c500,create,wan-one-patch,wan-chunked", "cases to run (wan-*: the same uploads through the WAN link proxy, gateway and tusd-s3 only)")
+	warm := fs.String("warm", "c50,c500", "cases that also run in warm mode (the same server process serves one unmeasured round first): a list of case IDs, all, or none (-smoke: c50 unless set)")
+	fs.DurationVar(&o.wan.RTT, "wan-rtt", 30*time.Millisecond, "WAN cases: round-trip time between the servers and the sink (RTT/2 each way, one RTT more per new connection)")
+	wanBW := fs.String("wan-bw", "50MiB", "WAN cases: bandwidth cap per connection and direction, per second (B, KB, MB, KiB, MiB, GiB); 0: none")
+	gatewayArgs := fs.String("gateway-args", "", "extra command-line arguments for every gateway process, split at spaces (e.g. \"-oss-parallel-parts 4\")")
+	tusdArgs := fs.String("tusd-args", "", "extra command-line arguments for tusd (tusd-s3 and tusd-file), split at spaces, after the bench's own (e.g. \"-s3-concurrent-part-uploads 1\")")
+	var variantArgs listFlag
+	fs.Var(&variantArgs, "gateway-variant-args", "LABEL=ARGS: run server gateway-LABEL with these extra arguments (split at spaces) after -gateway-args; its binary is the -gateway-variant of that LABEL, else -gateway (repeatable; an A/B test of a setting in one run)")
 	fs.IntVar(&o.budgetMiB, "buffer-budget-mib", 512, "the gateway's buffer-budget (passed as VODGATE_BUFFER_BUDGET; the 500-upload check uses it)")
 	fs.DurationVar(&o.createDur, "create-duration", 10*time.Second, "wrk duration of the creation case")
 	fs.IntVar(&o.createConns, "create-conns", 16, "wrk connections of the creation case")
@@ -160,6 +177,40 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	o.cases = strings.Split(*cases, ",")
+	warmSet := false
+	fs.Visit(func(f *flag.Flag) { warmSet = warmSet || f.Name == "warm" })
+	if o.smoke && !warmSet {
+		*warm = "c50" // one warm case keeps the smoke run short
+	}
+	switch *warm {
+	case "all":
+		o.warm = o.cases
+	case "none", "":
+	default:
+		o.warm = strings.Split(*warm, ",")
+	}
+	var err error
+	if o.wan.BytesPerSec, err = wan.ParseRate(*wanBW); err != nil {
+		fmt.Fprintf(stderr, "benchtool run: -wan-bw: %v\n", err)
+		return 2
+	}
+	o.gatewayArgs, o.tusdArgs = strings.Fields(*gatewayArgs), strings.Fields(*tusdArgs)
+	o.variantArgs = map[string][]string{}
+	for _, v := range variantArgs {
+		label, a, ok := strings.Cut(v, "=")
+		if !ok || label == "" {
+			fmt.Fprintf(stderr, "benchtool run: -gateway-variant-args %q: want LABEL=ARGS\n", v)
+			return 2
+		}
+		srv := srvGateway + "-" + label
+		o.variantArgs[srv] = strings.Fields(a)
+		if _, ok := o.variants[srv]; !ok {
+			o.variants[srv] = o.bin.gateway
+		}
+		if !slices.Contains(o.servers, srv) {
+			o.servers = append(o.servers, srv)
+		}
+	}
 	if o.smoke {
 		o.reps, o.bigMiB, o.chunkMiB = 1, 12, 6
 		if o.createDur == 10*time.Second {
@@ -212,7 +263,8 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 func (o *options) meta() tableMeta {
-	return tableMeta{Reps: o.reps, BudgetMiB: o.budgetMiB, SinkETag: o.sinkETag, VOD: o.vod, ClientSource: o.clientSource, Smoke: o.smoke}
+	return tableMeta{Reps: o.reps, BudgetMiB: o.budgetMiB, SinkETag: o.sinkETag, VOD: o.vod, ClientSource: o.clientSource, Smoke: o.smoke,
+		WANBytesPerSec: o.wan.BytesPerSec, GatewayArgs: strings.Join(o.gatewayArgs, " "), TusdArgs: strings.Join(o.tusdArgs, " ")}
 }
 
 // run starts the shared backend, then runs every case against every
@@ -245,15 +297,14 @@ func (o *options) run() ([]row, error) {
 	var rows []row
 	for rep := 1; rep <= o.reps; rep++ {
 		for _, c := range cases {
-			for _, srv := range o.servers {
-				if srv == srvCeilingPut && !(c.File && c.Chunk == 0) {
-					continue // the plain PUT ceiling exists for the one-PATCH case only
+			for _, mode := range o.modesFor(c) {
+				for _, srv := range o.serversFor(c, mode) {
+					r := o.runOne(env, c, mode, srv, rep)
+					rows = append(rows, r)
+					b, _ := json.Marshal(r)
+					resf.Write(append(b, '\n'))
+					fmt.Fprintf(o.stderr, "rep %d/%d | %-28s | %-5s%-4s | %-11s | %s\n", rep, o.reps, c.Name, mode, map[bool]string{true: " WAN"}[c.WAN], srv, r.summary())
 				}
-				r := o.runOne(env, c, srv, rep)
-				rows = append(rows, r)
-				b, _ := json.Marshal(r)
-				resf.Write(append(b, '\n'))
-				fmt.Fprintf(o.stderr, "rep %d/%d | %-28s | %-11s | %s\n", rep, o.reps, c.Name, srv, r.summary())
 			}
 		}
 	}
@@ -285,10 +336,14 @@ func (o *options) makeFile(size int64) error {
 	return f.Close()
 }
 
-// runOne starts a fresh server, runs the case once and stops it.
-func (o *options) runOne(env *backend, c benchCase, srv string, rep int) (r row) {
-	r = row{Case: c.Name, CaseID: c.ID, Server: srv, Rep: rep, Uploads: c.Uploads}
-	dir, err := os.MkdirTemp(o.work, fmt.Sprintf("%s-%s-%d-", c.ID, srv, rep))
+// runOne starts a fresh server, runs the case once (in warm mode: twice,
+// measuring the second round) and stops it.
+func (o *options) runOne(env *backend, c benchCase, mode, srv string, rep int) (r row) {
+	r = row{Case: c.Name, CaseID: c.ID, Mode: mode, Server: srv, Rep: rep, Uploads: c.Uploads}
+	if c.WAN {
+		r.Net, r.WANCap = "WAN "+o.wan.String(), o.wan.BytesPerSec
+	}
+	dir, err := os.MkdirTemp(o.work, fmt.Sprintf("%s-%s-%s-%d-", c.ID, mode, srv, rep))
 	if err != nil {
 		r.Err = err.Error()
 		return r
@@ -296,18 +351,28 @@ func (o *options) runOne(env *backend, c benchCase, srv string, rep int) (r row)
 	defer os.RemoveAll(dir)
 	logs := filepath.Join(o.work, "logs")
 	os.MkdirAll(logs, 0o755)
-	s, err := o.startServer(env, srv, dir, filepath.Join(logs, fmt.Sprintf("%s-%s-%d.log", c.ID, srv, rep)))
+	s, err := o.startServer(env, srv, dir, filepath.Join(logs, fmt.Sprintf("%s-%s-%s-%d.log", c.ID, mode, srv, rep)), c.WAN)
 	if err != nil {
 		r.Err = err.Error()
 		return r
 	}
 	defer s.stop()
+	if mode == modeWarm {
+		if err := o.warmUp(env, s, c, srv); err != nil {
+			r.Err = err.Error()
+			return r
+		}
+	}
 	w, err := startWatch(s.pids(), s.dirs, s.backend, o.sample)
 	if err != nil {
 		r.Err = err.Error()
 		return r
 	}
 	sink0 := sinkStats(env.sinkURL)
+	var wan0 map[string]int64
+	if c.WAN {
+		wan0 = counters(env.wanStats)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout(c))
 	defer cancel()
 	var prof *profiler
@@ -326,6 +391,9 @@ func (o *options) runOne(env *backend, c benchCase, srv string, rep int) (r row)
 	r.watchResult = w.stop()
 	if sink1 := sinkStats(env.sinkURL); sink0 != nil && sink1 != nil {
 		r.SinkRequests, r.SinkConns = sink1["requests"]-sink0["requests"], sink1["connections"]-sink0["connections"]
+	}
+	if wan1 := counters(env.wanStats); wan0 != nil && wan1 != nil {
+		r.WANConns, r.WANBytesUp, r.WANBytesDown = wan1["connections"]-wan0["connections"], wan1["bytesUp"]-wan0["bytesUp"], wan1["bytesDown"]-wan0["bytesDown"]
 	}
 	if prof != nil {
 		if err := prof.stop(); err != nil {
@@ -357,8 +425,14 @@ func (o *options) timeout(c benchCase) time.Duration {
 }
 
 // sinkStats returns the shared sink's counters, or nil.
-func sinkStats(base string) map[string]int64 {
-	res, err := http.Get(base + "/_stats")
+func sinkStats(base string) map[string]int64 { return counters(base + "/_stats") }
+
+// counters returns the JSON object of numbers at url, or nil.
+func counters(url string) map[string]int64 {
+	if url == "" {
+		return nil
+	}
+	res, err := http.Get(url)
 	if err != nil {
 		return nil
 	}

@@ -20,6 +20,11 @@ type tableMeta struct {
 	// ClientSource is how the client read the 1 GiB file (buffer or
 	// stream); empty when unknown (a re-rendered results file).
 	ClientSource string
+	// WANBytesPerSec is the WAN cases' cap per connection (0: none or
+	// unknown); GatewayArgs the gateway's extra arguments.
+	WANBytesPerSec int64
+	GatewayArgs    string
+	TusdArgs       string
 }
 
 // tableCmd re-renders the table from a results file.
@@ -38,22 +43,24 @@ func tableCmd(args []string, stdout, stderr io.Writer) int {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	reps := 0
+	var wanCap int64
 	for sc.Scan() {
 		var r row
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		reps = max(reps, r.Rep)
+		reps, wanCap = max(reps, r.Rep), max(wanCap, r.WANCap)
 		rows = append(rows, r)
 	}
-	fmt.Fprint(stdout, renderTable(rows, tableMeta{Reps: reps, BudgetMiB: 512, SinkETag: "?"}))
+	fmt.Fprint(stdout, renderTable(rows, tableMeta{Reps: reps, BudgetMiB: 512, SinkETag: "?", WANBytesPerSec: wanCap}))
 	return 0
 }
 
-// agg is the figures of one (case, server) over its repetitions.
+// agg is the figures of one (case, mode, server) over its repetitions.
 type agg struct {
 	caseID, caseName, server string
+	mode, net                string // fresh or warm; the WAN link or empty
 	rates                    []float64
 	rssKB, diskBytes         []float64
 	cpuPerUnit, backendPer   []float64
@@ -93,15 +100,18 @@ func aggregate(rows []row) []*agg {
 	var out []*agg
 	find := func(r row) *agg {
 		for _, a := range out {
-			if a.caseID == r.CaseID && a.server == r.Server {
+			if a.caseID == r.CaseID && a.mode == r.Mode && a.server == r.Server {
 				return a
 			}
 		}
-		a := &agg{caseID: r.CaseID, caseName: r.Case, server: r.Server}
+		a := &agg{caseID: r.CaseID, caseName: r.Case, server: r.Server, mode: r.Mode, net: r.Net}
 		out = append(out, a)
 		return a
 	}
 	for _, r := range rows {
+		if r.Mode == "" {
+			r.Mode = modeFresh
+		}
 		a := find(r)
 		a.runs++
 		a.failures += r.Failures
@@ -143,14 +153,18 @@ func aggregate(rows []row) []*agg {
 		if d := slices.Index(caseOrder, x.caseID) - slices.Index(caseOrder, y.caseID); d != 0 {
 			return d
 		}
+		if x.mode != y.mode {
+			return strings.Compare(x.mode, y.mode) // fresh before warm
+		}
 		return serverOrder(x.server) - serverOrder(y.server)
 	})
 	return out
 }
 
-func lookup(aggs []*agg, caseID, server string) *agg {
+// lookup finds the figures of (caseID, mode, server), or nil.
+func lookup(aggs []*agg, caseID, mode, server string) *agg {
 	for _, a := range aggs {
-		if a.caseID == caseID && a.server == server {
+		if a.caseID == caseID && a.mode == mode && a.server == server {
 			return a
 		}
 	}
@@ -160,15 +174,15 @@ func lookup(aggs []*agg, caseID, server string) *agg {
 func renderTable(rows []row, m tableMeta) string {
 	aggs := aggregate(rows)
 	var b strings.Builder
-	fmt.Fprintf(&b, "| case | server | MiB/s (creation: req/s), median (min–max) | gateway ÷ server | peak RSS MiB | peak temp disk MiB | CPU s/GiB (creation: ms/req) | backend CPU s/GiB | client CPU s/GiB | PATCH p50 ms | PATCH p99 ms | failures |\n")
-	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| case | mode | server | MiB/s (creation: req/s), median (min–max) | gateway ÷ server | peak RSS MiB | peak temp disk MiB | CPU s/GiB (creation: ms/req) | backend CPU s/GiB | client CPU s/GiB | PATCH p50 ms | PATCH p99 ms | failures |\n")
+	fmt.Fprintf(&b, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, a := range aggs {
 		rate := "—"
 		if len(a.rates) > 0 {
 			rate = fmt.Sprintf("%.1f (%.1f–%.1f)", median(a.rates), minOf(a.rates), maxOf(a.rates))
 		}
 		ratio := "—"
-		if gw := lookup(aggs, a.caseID, srvGateway); a.server != srvGateway && gw != nil && len(gw.rates) > 0 && median(a.rates) > 0 {
+		if gw := lookup(aggs, a.caseID, a.mode, srvGateway); a.server != srvGateway && gw != nil && len(gw.rates) > 0 && median(a.rates) > 0 {
 			ratio = fmt.Sprintf("%.2f×", median(gw.rates)/median(a.rates))
 		}
 		fails := fmt.Sprintf("%d", a.failures)
@@ -182,8 +196,8 @@ func renderTable(rows []row, m tableMeta) string {
 		if len(a.clientPer) > 0 {
 			client = fmt.Sprintf("%.2f", median(a.clientPer))
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.1f | %.1f | %.2f | %.2f | %s | %.1f | %.1f | %s |\n",
-			a.caseName, a.server, rate, ratio, median(a.rssKB)/1024, maxOf(a.diskBytes)/(1<<20),
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.1f | %.1f | %.2f | %.2f | %s | %.1f | %.1f | %s |\n",
+			a.caseName, a.modeLabel(), a.server, rate, ratio, median(a.rssKB)/1024, maxOf(a.diskBytes)/(1<<20),
 			median(a.cpuPerUnit), median(a.backendPer), client, median(a.p50), median(a.p99), fails)
 	}
 	fmt.Fprintf(&b, "\nMedians of %d repetition(s); peak temp disk is the largest sample over them. ", m.Reps)
@@ -200,10 +214,12 @@ func renderTable(rows []row, m tableMeta) string {
 	default:
 		b.WriteString("\n")
 	}
+	b.WriteString(modeNote(aggs, m))
 	if m.Smoke {
 		b.WriteString("\nSMOKE RUN: tiny sizes, one repetition; the numbers say nothing about performance.\n")
 	}
 	b.WriteString(renderChecks(aggs, m))
+	b.WriteString(renderIssue13(aggs, m))
 	fmt.Fprintf(&b, "\n%d CPUs, %s/%s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 	return b.String()
 }
@@ -220,7 +236,7 @@ func renderChecks(aggs []*agg, m tableMeta) string {
 		fmt.Fprintf(&b, "- %s: %s\n", mark, fmt.Sprintf(format, args...))
 	}
 	rate := func(caseID, srv string) (float64, bool) {
-		a := lookup(aggs, caseID, srv)
+		a := lookup(aggs, caseID, modeFresh, srv)
 		if a == nil || len(a.rates) == 0 {
 			return 0, false
 		}
@@ -231,7 +247,7 @@ func renderChecks(aggs []*agg, m tableMeta) string {
 		if !ok {
 			continue
 		}
-		name := lookup(aggs, c, srvGateway).caseName
+		name := lookup(aggs, c, modeFresh, srvGateway).caseName
 		if s3, ok := rate(c, srvTusdS3); ok {
 			check(gw >= 1.2*s3, "%s: gateway %.1f MiB/s ≥ 1.2 × tusd-s3 %.1f (%.2f×)", name, gw, s3, gw/s3)
 		}
@@ -247,7 +263,7 @@ func renderChecks(aggs []*agg, m tableMeta) string {
 		if ok {
 			check(gw >= 0.5*ceil, "%s: gateway %.1f MiB/s ≥ 50%% of the %s %.1f (%.0f%%)", name, gw, label, ceil, 100*gw/ceil)
 		}
-		a := lookup(aggs, c, srvGateway)
+		a := lookup(aggs, c, modeFresh, srvGateway)
 		check(maxOf(a.rssKB)/1024 < 128, "%s: gateway peak RSS %.1f MiB < 128 MiB", name, maxOf(a.rssKB)/1024)
 	}
 	var disk float64
@@ -257,7 +273,7 @@ func renderChecks(aggs []*agg, m tableMeta) string {
 		}
 	}
 	check(disk == 0, "gateway temp disk: %.0f bytes at most (want none)", disk)
-	if a := lookup(aggs, "c500", srvGateway); a != nil {
+	if a := lookup(aggs, "c500", modeFresh, srvGateway); a != nil {
 		lim := float64(m.BudgetMiB + 64)
 		check(a.failures == 0 && a.errRuns == 0 && maxOf(a.rssKB)/1024 <= lim,
 			"%s: gateway failures %d, peak RSS %.1f MiB ≤ buffer budget %d MiB + 64", a.caseName, a.failures+a.errRuns, maxOf(a.rssKB)/1024, m.BudgetMiB)
@@ -270,7 +286,11 @@ func renderChecks(aggs []*agg, m tableMeta) string {
 	var bad []string
 	for _, a := range aggs {
 		if a.failures > 0 || a.errRuns > 0 {
-			bad = append(bad, fmt.Sprintf("%s/%s", a.caseID, a.server))
+			id := a.caseID
+			if a.mode != modeFresh {
+				id += "/" + a.mode
+			}
+			bad = append(bad, id+"/"+a.server)
 		}
 	}
 	check(len(bad) == 0, "zero failures everywhere%s", map[bool]string{true: "", false: " (failed: " + strings.Join(bad, ", ") + ")"}[len(bad) == 0])

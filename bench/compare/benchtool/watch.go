@@ -76,6 +76,9 @@ func diskBytes(dirs []string) int64 {
 	return n
 }
 
+// wanProc is the backend name of the WAN link proxy process.
+const wanProc = "wan"
+
 // watcher samples one server process (peak RSS via VmHWM, peak disk under
 // its directories) and the CPU time of it and of the backend processes
 // between start and stop.
@@ -94,13 +97,16 @@ type watcher struct {
 }
 
 type watchResult struct {
-	CPUSeconds     float64            `json:"cpuSeconds"`
-	BackendCPU     float64            `json:"backendCpuSeconds"`
-	BackendByName  map[string]float64 `json:"backendCpuByProcess,omitempty"`
-	PeakRSSKB      int64              `json:"peakRssKb"`
-	PeakDiskBytes  int64              `json:"peakDiskBytes"`
-	DiskSamples    int                `json:"diskSamples"`
-	ServerAliveEnd bool               `json:"serverAliveAtEnd"`
+	CPUSeconds    float64            `json:"cpuSeconds"`
+	BackendCPU    float64            `json:"backendCpuSeconds"`
+	BackendByName map[string]float64 `json:"backendCpuByProcess,omitempty"`
+	// WANCPU is the WAN link proxy's CPU seconds (WAN cases), which is the
+	// network's cost, not the backend's: it is not in BackendCPU.
+	WANCPU         float64 `json:"wanCpuSeconds,omitempty"`
+	PeakRSSKB      int64   `json:"peakRssKb"`
+	PeakDiskBytes  int64   `json:"peakDiskBytes"`
+	DiskSamples    int     `json:"diskSamples"`
+	ServerAliveEnd bool    `json:"serverAliveAtEnd"`
 }
 
 func startWatch(pids []int, dirs []string, backend map[string]int, every time.Duration) (*watcher, error) {
@@ -171,6 +177,10 @@ func (w *watcher) stop() watchResult {
 		for name, c := range cpuOf(w.backend) {
 			d := c - w.backend0[name]
 			r.BackendByName[name] = d
+			if name == wanProc {
+				r.WANCPU = d
+				continue
+			}
 			r.BackendCPU += d
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,7 @@ import (
 	"github.com/vodgate/vodgate/internal/devstack"
 	"github.com/vodgate/vodgate/internal/edge"
 	"github.com/vodgate/vodgate/internal/redisstate"
+	"github.com/vodgate/vodgate/internal/resumable"
 	"github.com/vodgate/vodgate/internal/server"
 	"github.com/vodgate/vodgate/internal/tracing"
 	"github.com/vodgate/vodgate/internal/userdata"
@@ -233,6 +235,11 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 	}
 
 	maxSize := store.MaxLength() // what max-size and buffer-budget allow, as Tus-Max-Size
+	draft := func(h http.Handler) http.Handler { return h }
+	if cfg.ResumableUploads {
+		draft = resumable.Middleware(resumable.Config{BasePath: strings.TrimSuffix(cfg.BasePath, "/") + "/", MaxSize: maxSize,
+			Expiration: cfg.Expiration, Uploads: draftUploads{store}})
+	}
 	a.server, err = server.New(server.Config{
 		Listen: cfg.Listen, BasePath: cfg.BasePath, StoreComposer: composer, MaxSize: maxSize,
 		CORSOrigins: cfg.CORSOrigins, BehindProxy: cfg.BehindProxy, PublicURL: cfg.PublicURL,
@@ -241,7 +248,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		NetworkTimeout: cfg.NetworkTimeout, RequestCompletionTimeout: cfg.RequestCompletionTimeout,
 		AcquireLockTimeout: cfg.AcquireLockTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
 		TusMiddleware: func(h http.Handler) http.Handler {
-			return g.middleware(annotate(idem.Middleware(withBodyLength(h))))
+			return g.middleware(annotate(idem.Middleware(withBodyLength(draft(h)))))
 		},
 		CheckClientMetadata: func(m handler.MetaData) error {
 			return userdata.Policy{CallbackHosts: cfg.UserDataCallbackHosts, ClientExtend: cfg.UserDataClientExtend,
@@ -253,6 +260,10 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		Routes:            routes,
 		Outer:             outer,
 		Transport:         a.edge,
+		ResumableUploads:  cfg.ResumableUploads,
+		DraftMetadata: func(h http.Header, derived handler.MetaData) handler.MetaData {
+			return resumable.Metadata(h, derived, cfg.ResumableDefaultFilename)
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -273,4 +284,18 @@ func withBodyLength(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// draftUploads reads an upload's state for the IETF draft layer from the
+// store's records (no lock).
+type draftUploads struct{ store *tusstore.Store }
+
+func (d draftUploads) State(ctx context.Context, id string) (resumable.State, error) {
+	ps, err := d.store.Progress(ctx, []string{id})
+	if err != nil || len(ps) != 1 {
+		return resumable.State{}, err
+	}
+	p := ps[0]
+	return resumable.State{Found: p.Found, Offset: p.Offset, Size: p.Size, Deferred: p.Deferred,
+		Finished: p.Finished, Expires: p.Expires}, nil
 }

@@ -57,6 +57,7 @@ const (
 	tracing    = mod + "/internal/tracing"
 	edge       = mod + "/internal/edge"
 	acmePkg    = mod + "/internal/acme"
+	resumable  = mod + "/internal/resumable"
 )
 
 // forbid says that packages under pkg must not depend on anything under the
@@ -141,6 +142,9 @@ var forbidden = []forbid{
 	{pkg: urljobs, deny: []string{cmd, server, auth, limits, locker, redisstate, tusstore, uploadlist, uploadapi, reaper, idem, events,
 		vodcb, tusd, aliyunOSS, aliyunVOD, aliyunCreds, osstest, vodtest}, imports: true,
 		why: "URL jobs are a small HTTP API over vodbridge's URL calls and a Redis hash per job"},
+	{pkg: resumable, deny: []string{cmd, server, auth, limits, devstack, tusstore, vodbridge, locker, redisstate, goRedis,
+		aliyunOSS, aliyunVOD, aliyunCreds, osstest, vodtest},
+		why: "the IETF draft layer is HTTP middleware in front of tusd; upload state comes in through its Uploads interface"},
 	{pkg: e2e, deny: []string{cmd, server, devstack, redisstate, tusstore, vodbridge, locker, auth, limits}, direct: true,
 		why: "end-to-end tests drive the built binary; of the module they use only the simulators and testenv"},
 }
@@ -191,6 +195,8 @@ var restricted = []onlyFrom{
 		why: "limits are wired around the tus handler in cmd/gateway"},
 	{target: edge, allow: []string{cmd},
 		why: "the edge is wired in cmd/gateway as the server's Transport"},
+	{target: resumable, allow: []string{cmd},
+		why: "the draft layer is wired into the tus chain in cmd/gateway"},
 	{target: acmePkg, allow: []string{cmd},
 		why: "ACME is wired in cmd/gateway as the edge's certificate source"},
 	{target: certmagic, allow: []string{acmePkg},

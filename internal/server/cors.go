@@ -14,8 +14,8 @@ import (
 // read response headers listed in Access-Control-Expose-Headers.
 const (
 	extraExposeHeaders = "Upload-Expires, " + HeaderMediaID + ", " + HeaderMediaType + ", " + HeaderRequestID +
-		", Retry-After, WWW-Authenticate, Idempotent-Replayed"
-	extraAllowHeaders = "Idempotency-Key"
+		", Retry-After, WWW-Authenticate, Idempotent-Replayed, Upload-Limit, Accept-Patch"
+	extraAllowHeaders = "Idempotency-Key, Content-Disposition"
 	corsAllowMethods  = "POST, HEAD, PATCH, DELETE, OPTIONS"
 )
 

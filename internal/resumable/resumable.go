@@ -1,0 +1,417 @@
+package resumable
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Header fields and values of the draft.
+const (
+	HeaderInteropVersion = "Upload-Draft-Interop-Version"
+	HeaderComplete       = "Upload-Complete"
+	HeaderIncomplete     = "Upload-Incomplete" // interop 3
+	HeaderLimit          = "Upload-Limit"
+	HeaderOffset         = "Upload-Offset"
+	HeaderLength         = "Upload-Length"
+	PartialUpload        = "application/partial-upload"
+	ProblemJSON          = "application/problem+json"
+)
+
+// Problem types the draft registers (interop 6 onward; inconsistent
+// length from interop 7).
+const (
+	ProblemMismatchingOffset  = "https://iana.org/assignments/http-problem-types#mismatching-upload-offset"
+	ProblemCompletedUpload    = "https://iana.org/assignments/http-problem-types#completed-upload"
+	ProblemInconsistentLength = "https://iana.org/assignments/http-problem-types#inconsistent-upload-length"
+)
+
+// Interop versions: tusd speaks up to tusdVersion; the gateway up to
+// MaxVersion.
+const (
+	MinVersion  = 3
+	MaxVersion  = 8
+	tusdVersion = 6
+)
+
+// State is what the middleware needs to know of an upload, read without
+// its lock.
+type State struct {
+	Found    bool      // false: no such upload (any more)
+	Offset   int64     // durable offset
+	Size     int64     // length, unless Deferred
+	Deferred bool      // length not known yet
+	Finished bool      // complete: every byte in and the object finished
+	Expires  time.Time // zero: does not expire (finished)
+}
+
+// Uploads reads an upload's state. *tusstore.Store's Progress backs it in
+// cmd/gateway. Implementations must be safe for concurrent use.
+type Uploads interface {
+	State(ctx context.Context, id string) (State, error)
+}
+
+// Config configures [Middleware].
+type Config struct {
+	// BasePath is the tus base path, with leading and trailing slash.
+	BasePath string
+	// MaxSize is the largest upload (max-size and max-append-size in
+	// Upload-Limit); 0: none announced.
+	MaxSize int64
+	// Expiration is how long an unfinished upload lives after its last
+	// write (max-age on OPTIONS and 104); 0: not announced.
+	Expiration time.Duration
+	// Uploads reads upload state for Upload-Complete, max-age and the
+	// offset in 409 responses. Required.
+	Uploads Uploads
+	// Now returns the current time. Default: time.Now.
+	Now func() time.Time
+}
+
+// Version returns the supported interop version a request names in
+// Upload-Draft-Interop-Version (an sf-integer), or 0 when it names none
+// or one the gateway does not speak (the request is then tus).
+func Version(h http.Header) int {
+	v, err := strconv.Atoi(strings.TrimSpace(h.Get(HeaderInteropVersion)))
+	if err != nil || v < MinVersion || v > MaxVersion {
+		return 0
+	}
+	return v
+}
+
+// Middleware returns the draft layer around a tusd handler whose
+// EnableExperimentalProtocol is on (see the package documentation).
+// Requests without a supported interop version pass through unchanged,
+// except that OPTIONS responses also announce Upload-Limit.
+func Middleware(cfg Config) func(http.Handler) http.Handler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	m := &layer{cfg: cfg}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { m.serve(next, w, r) })
+	}
+}
+
+type layer struct{ cfg Config }
+
+func (m *layer) serve(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	method := r.Method
+	if o := r.Header.Get("X-HTTP-Method-Override"); method == http.MethodPost && o != "" {
+		method = strings.ToUpper(o)
+	}
+	v := Version(r.Header)
+	if v == 0 && method != http.MethodOptions {
+		next.ServeHTTP(w, r)
+		return
+	}
+	if v != 0 {
+		r = m.translate(r, v)
+	}
+	id := m.idFromPath(r.URL.Path)
+	if v >= 7 && method == http.MethodPatch && r.Header.Get(HeaderLength) != "" && id != "" {
+		// tusd refuses Upload-Length on an append unless the length is
+		// deferred; the draft allows repeating a known one.
+		st, err := m.cfg.Uploads.State(r.Context(), id)
+		if err == nil && st.Found && !st.Deferred {
+			if n, err := strconv.ParseInt(strings.TrimSpace(r.Header.Get(HeaderLength)), 10, 64); err != nil || n != st.Size {
+				m.writeProblem(w, v, http.StatusBadRequest, ProblemInconsistentLength, "inconsistent length values for upload", nil)
+				return
+			}
+			r.Header.Del(HeaderLength)
+		}
+	}
+	rw := &writer{ResponseWriter: w, m: m, r: r, method: method, v: v, id: id}
+	next.ServeHTTP(rw, r)
+	rw.finishHeld()
+}
+
+// translate hands interop 7 and 8 to tusd as 6 and normalises the
+// structured-field booleans tusd compares literally.
+func (m *layer) translate(r *http.Request, v int) *http.Request {
+	r = r.Clone(r.Context())
+	if v > tusdVersion {
+		r.Header.Set(HeaderInteropVersion, strconv.Itoa(tusdVersion))
+	}
+	for _, name := range []string{HeaderComplete, HeaderIncomplete} {
+		if b, ok := parseBool(r.Header.Get(name)); ok {
+			r.Header.Set(name, sfBool(b))
+		} else {
+			r.Header.Del(name)
+		}
+	}
+	return r
+}
+
+// parseBool parses an sf-boolean item, ignoring parameters.
+func parseBool(s string) (bool, bool) {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, ';'); i >= 0 {
+		s = s[:i]
+	}
+	switch s {
+	case "?1":
+		return true, true
+	case "?0":
+		return false, true
+	}
+	return false, false
+}
+
+func sfBool(b bool) string {
+	if b {
+		return "?1"
+	}
+	return "?0"
+}
+
+func (m *layer) idFromPath(p string) string {
+	rest, ok := strings.CutPrefix(p, m.cfg.BasePath)
+	if !ok {
+		return ""
+	}
+	return strings.Trim(rest, "/")
+}
+
+func (m *layer) idFromLocation(loc string) string {
+	u, err := url.Parse(loc)
+	if loc == "" || err != nil {
+		return ""
+	}
+	return m.idFromPath(u.Path)
+}
+
+// limits renders Upload-Limit for interop v (0: no version, as the newest
+// draft): age is the remaining lifetime, negative when unknown.
+func (m *layer) limits(v int, age time.Duration) string {
+	var b []string
+	if m.cfg.MaxSize > 0 {
+		b = append(b, "max-size="+strconv.FormatInt(m.cfg.MaxSize, 10))
+	}
+	b = append(b, "min-size=0")
+	if m.cfg.MaxSize > 0 {
+		b = append(b, "max-append-size="+strconv.FormatInt(m.cfg.MaxSize, 10))
+	}
+	if age >= 0 {
+		key := "max-age"
+		if v != 0 && v <= tusdVersion {
+			key = "expires" // renamed to max-age in draft -06 (interop 7)
+		}
+		b = append(b, key+"="+strconv.FormatInt(int64(math.Ceil(age.Seconds())), 10))
+	}
+	return strings.Join(b, ", ")
+}
+
+// setComplete sets Upload-Complete, or Upload-Incomplete for interop 3.
+func setComplete(h http.Header, v int, complete bool) {
+	if v == 3 {
+		h.Set(HeaderIncomplete, sfBool(!complete))
+		return
+	}
+	h.Set(HeaderComplete, sfBool(complete))
+}
+
+// state reads id's state; a failed read counts as not found.
+func (m *layer) state(ctx context.Context, id string) State {
+	if id == "" {
+		return State{}
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	st, err := m.cfg.Uploads.State(ctx, id)
+	if err != nil {
+		return State{}
+	}
+	return st
+}
+
+func (m *layer) age(st State) time.Duration {
+	if !st.Found || st.Expires.IsZero() {
+		return -1
+	}
+	return max(st.Expires.Sub(m.cfg.Now()), 0)
+}
+
+// problem is an RFC 9457 body with the draft's extension members.
+type problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Expected *int64 `json:"expected-offset,omitempty"`
+	Provided *int64 `json:"provided-offset,omitempty"`
+}
+
+func (m *layer) writeProblem(w http.ResponseWriter, v, status int, typ, title string, p *problem) {
+	if p == nil {
+		p = &problem{}
+	}
+	p.Type, p.Title = typ, title
+	body, _ := json.Marshal(p)
+	h := w.Header()
+	h.Set(HeaderInteropVersion, strconv.Itoa(v))
+	if typ != ProblemCompletedUpload {
+		setComplete(h, v, false)
+	}
+	h.Set("Content-Type", ProblemJSON)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// writer completes the headers of draft responses, and holds 400 and 409
+// responses (small, written by tusd after its work) until the handler
+// returns, to turn them into problem details.
+type writer struct {
+	http.ResponseWriter
+	m      *layer
+	r      *http.Request
+	method string
+	v      int
+	id     string
+
+	wrote bool
+	held  int
+	body  bytes.Buffer
+}
+
+func (w *writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *writer) Flush() {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.held == 0 {
+		_ = http.NewResponseController(w.ResponseWriter).Flush()
+	}
+}
+
+func (w *writer) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.held != 0 {
+		return w.body.Write(p)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *writer) WriteHeader(code int) {
+	if w.wrote {
+		return
+	}
+	h := w.Header()
+	if code >= 100 && code < 200 {
+		if code == 104 && w.v != 0 {
+			h.Set(HeaderInteropVersion, strconv.Itoa(w.v))
+			h.Set(HeaderLimit, w.m.limits(w.v, w.m.expiration()))
+		}
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.wrote = true
+	if w.v != 0 && h.Get(HeaderInteropVersion) != "" {
+		h.Set(HeaderInteropVersion, strconv.Itoa(w.v))
+	}
+	if w.v != 0 && (code == http.StatusConflict && w.method == http.MethodPatch ||
+		code == http.StatusBadRequest && w.v >= 7 && (w.method == http.MethodPatch || w.method == http.MethodPost)) {
+		w.held = code
+		return
+	}
+	w.complete(code, h)
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (m *layer) expiration() time.Duration {
+	if m.cfg.Expiration <= 0 {
+		return -1
+	}
+	return m.cfg.Expiration
+}
+
+// complete adds the draft's headers to a final response that is not held.
+func (w *writer) complete(code int, h http.Header) {
+	ok := code >= 200 && code < 300
+	switch w.method {
+	case http.MethodOptions:
+		h.Set(HeaderLimit, w.m.limits(w.v, w.m.expiration()))
+		h.Set("Accept-Patch", PartialUpload)
+	case http.MethodPost, http.MethodPatch:
+		if code == http.StatusRequestEntityTooLarge {
+			h.Set(HeaderLimit, w.m.limits(w.v, -1))
+		}
+		id := w.id
+		if w.method == http.MethodPost {
+			id = w.m.idFromLocation(h.Get("Location"))
+		}
+		if !ok {
+			if id != "" || w.method == http.MethodPatch {
+				setComplete(h, w.v, false)
+			}
+			return
+		}
+		st := w.m.state(w.r.Context(), id)
+		setComplete(h, w.v, st.Finished)
+		h.Set(HeaderLimit, w.m.limits(w.v, w.m.age(st)))
+	case http.MethodHead:
+		if ok {
+			h.Set(HeaderLimit, w.m.limits(w.v, w.m.age(w.m.state(w.r.Context(), w.id))))
+			h.Set("Cache-Control", "no-store")
+		}
+	}
+}
+
+// finishHeld writes a held 400 or 409 response, as problem details where
+// the draft defines them.
+func (w *writer) finishHeld() {
+	if w.held == 0 {
+		return
+	}
+	h, rw := w.Header(), w.ResponseWriter
+	code, tusBody := w.held, w.body.Bytes()
+	w.held = 0
+	switch {
+	case code == http.StatusConflict && bytes.HasPrefix(tusBody, []byte("ERR_MISMATCHED_OFFSET")):
+		st := w.m.state(w.r.Context(), w.id)
+		if st.Found {
+			h.Set(HeaderOffset, strconv.FormatInt(st.Offset, 10))
+		}
+		if w.v < tusdVersion {
+			break
+		}
+		if st.Finished {
+			h.Del(HeaderOffset)
+			w.m.writeProblem(rw, w.v, http.StatusBadRequest, ProblemCompletedUpload, "upload is already completed", nil)
+			return
+		}
+		provided, _ := strconv.ParseInt(strings.TrimSpace(w.r.Header.Get(HeaderOffset)), 10, 64)
+		p := &problem{Provided: &provided}
+		if st.Found {
+			p.Expected = &st.Offset
+		}
+		w.m.writeProblem(rw, w.v, http.StatusConflict, ProblemMismatchingOffset,
+			"offset from request does not match offset of resource", p)
+		return
+	case code == http.StatusBadRequest && bytes.HasPrefix(tusBody, []byte("ERR_INVALID_UPLOAD_LENGTH")) && validLength(w.r.Header):
+		w.m.writeProblem(rw, w.v, http.StatusBadRequest, ProblemInconsistentLength, "inconsistent length values for upload", nil)
+		return
+	}
+	setComplete(h, w.v, false)
+	h.Set("Content-Length", strconv.Itoa(len(tusBody)))
+	rw.WriteHeader(code)
+	if w.r.Method != http.MethodHead {
+		_, _ = rw.Write(tusBody)
+	}
+}
+
+// validLength reports whether a request's Upload-Length is a well-formed
+// length, so tusd's refusal of it means it contradicts another indicator.
+func validLength(h http.Header) bool {
+	n, err := strconv.ParseInt(strings.TrimSpace(h.Get(HeaderLength)), 10, 64)
+	return err == nil && n >= 0
+}

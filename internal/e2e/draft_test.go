@@ -221,3 +221,19 @@ func TestDraftResumeOnOtherInstance(t *testing.T) {
 		t.Run("interop"+strconv.Itoa(v), func(t *testing.T) { draftInterrupted(t, s, newDraftClient(v), a, b) })
 	}
 }
+
+// TestDraftOverEachProtocol uploads with interop 8 over HTTP/1.1, HTTP/2
+// and HTTP/3 (URLSession speaks all three): the 104 must cross each, and
+// an upload cut mid-body resumes.
+func TestDraftOverEachProtocol(t *testing.T) {
+	s := newEdgeStack(t, draftEnv)
+	roots := certPool(t, s.Cert.CertFile)
+	for _, proto := range []string{"h1", "h2", "h3"} {
+		t.Run(proto, func(t *testing.T) {
+			d := newDraftClient(8)
+			d.c = protoClient(t, proto, roots)
+			draftOneRequest(t, s.stack, d)
+			draftInterrupted(t, s.stack, d, s.GW, s.GW)
+		})
+	}
+}

@@ -237,8 +237,10 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 	maxSize := store.MaxLength() // what max-size and buffer-budget allow, as Tus-Max-Size
 	draft := func(h http.Handler) http.Handler { return h }
 	if cfg.ResumableUploads {
-		draft = resumable.Middleware(resumable.Config{BasePath: strings.TrimSuffix(cfg.BasePath, "/") + "/", MaxSize: maxSize,
-			Expiration: cfg.Expiration, Uploads: draftUploads{store}})
+		if draft, err = resumable.Middleware(resumable.Config{BasePath: strings.TrimSuffix(cfg.BasePath, "/") + "/", MaxSize: maxSize,
+			Expiration: cfg.Expiration, Uploads: draftUploads{store}, Registerer: reg}); err != nil {
+			return nil, err
+		}
 	}
 	a.server, err = server.New(server.Config{
 		Listen: cfg.Listen, BasePath: cfg.BasePath, StoreComposer: composer, MaxSize: maxSize,

@@ -211,6 +211,9 @@ func TestDraftOptionsAndCancel(t *testing.T) {
 	if err != nil || h.Status != http.StatusNotFound {
 		t.Errorf("HEAD after DELETE: %v %d, want 404", err, h.Status)
 	}
+	if n := metric(t, s.GW, "vodgate_resumable_requests_total"); n != 4 {
+		t.Errorf("vodgate_resumable_requests_total = %v, want 4 (OPTIONS, POST, DELETE, HEAD)", n)
+	}
 }
 
 // TestDraftResumeOnOtherInstance creates an upload on one gateway, cuts

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Header fields and values of the draft.
@@ -72,6 +75,9 @@ type Config struct {
 	Uploads Uploads
 	// Now returns the current time. Default: time.Now.
 	Now func() time.Time
+	// Registerer, if set, receives vodgate_resumable_requests_total
+	// {interop, method}: draft requests by interop version.
+	Registerer prometheus.Registerer
 }
 
 // Version returns the supported interop version a request names in
@@ -88,18 +94,30 @@ func Version(h http.Header) int {
 // Middleware returns the draft layer around a tusd handler whose
 // EnableExperimentalProtocol is on (see the package documentation).
 // Requests without a supported interop version pass through unchanged,
-// except that OPTIONS responses also announce Upload-Limit.
-func Middleware(cfg Config) func(http.Handler) http.Handler {
+// except that OPTIONS responses also announce Upload-Limit. It fails only
+// if the metric cannot be registered.
+func Middleware(cfg Config) (func(http.Handler) http.Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	m := &layer{cfg: cfg}
+	m := &layer{cfg: cfg, requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vodgate_resumable_requests_total",
+		Help: "Requests in the IETF resumable-upload draft, by interop version and method.",
+	}, []string{"interop", "method"})}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(m.requests); err != nil {
+			return nil, fmt.Errorf("resumable: register metrics: %w", err)
+		}
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { m.serve(next, w, r) })
-	}
+	}, nil
 }
 
-type layer struct{ cfg Config }
+type layer struct {
+	cfg      Config
+	requests *prometheus.CounterVec
+}
 
 func (m *layer) serve(next http.Handler, w http.ResponseWriter, r *http.Request) {
 	method := r.Method
@@ -113,6 +131,7 @@ func (m *layer) serve(next http.Handler, w http.ResponseWriter, r *http.Request)
 	}
 	if v != 0 {
 		r = m.translate(r, v)
+		m.requests.WithLabelValues(strconv.Itoa(v), methodLabel(method)).Inc()
 	}
 	id := m.idFromPath(r.URL.Path)
 	if v >= 7 && method == http.MethodPatch && r.Header.Get(HeaderLength) != "" && id != "" {
@@ -130,6 +149,15 @@ func (m *layer) serve(next http.Handler, w http.ResponseWriter, r *http.Request)
 	rw := &writer{ResponseWriter: w, m: m, r: r, method: method, v: v, id: id}
 	next.ServeHTTP(rw, r)
 	rw.finishHeld()
+}
+
+// methodLabel bounds the method label to the draft's methods.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodPost, http.MethodHead, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
 }
 
 // translate hands interop 7 and 8 to tusd as 6 and normalises the

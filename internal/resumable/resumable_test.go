@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tus/tusd/v2/pkg/handler"
 )
 
@@ -114,7 +115,17 @@ func TestMiddleware(t *testing.T) {
 		"open": {Found: true, Offset: 100, Size: 1000, Expires: now.Add(time.Hour)},
 		"done": {Found: true, Offset: 1000, Size: 1000, Finished: true},
 	}
-	mw := Middleware(Config{BasePath: "/files/", MaxSize: 5000, Expiration: time.Hour, Uploads: ups, Now: func() time.Time { return now }})
+	reg := prometheus.NewRegistry()
+	mw, err := Middleware(Config{BasePath: "/files/", MaxSize: 5000, Expiration: time.Hour, Uploads: ups, Now: func() time.Time { return now }, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		mfs, err := reg.Gather()
+		if err != nil || len(mfs) != 1 || mfs[0].GetName() != "vodgate_resumable_requests_total" || len(mfs[0].GetMetric()) == 0 {
+			t.Errorf("metrics %v (%v), want vodgate_resumable_requests_total series", mfs, err)
+		}
+	}()
 	type want struct {
 		status  int
 		tusdVer string // version tusd saw; "-" when tusd must not be called

@@ -250,7 +250,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		NetworkTimeout: cfg.NetworkTimeout, RequestCompletionTimeout: cfg.RequestCompletionTimeout,
 		AcquireLockTimeout: cfg.AcquireLockTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
 		TusMiddleware: func(h http.Handler) http.Handler {
-			return g.middleware(annotate(idem.Middleware(withBodyLength(draft(h)))))
+			return g.middleware(annotate(draft(idem.Middleware(withBodyLength(h)))))
 		},
 		CheckClientMetadata: func(m handler.MetaData) error {
 			return userdata.Policy{CallbackHosts: cfg.UserDataCallbackHosts, ClientExtend: cfg.UserDataClientExtend,

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -149,6 +150,15 @@ func draftPieces(t *testing.T, s *stack, d *draftClient) {
 		}
 	}
 
+	if d.v >= 6 {
+		// From interop 6 an append must be labelled application/partial-upload.
+		h := http.Header{"Content-Type": {"application/offset+octet-stream"}, "Upload-Offset": {strconv.FormatInt(piece, 10)}}
+		d.setComplete(h, false)
+		r, err := d.do(t.Context(), http.MethodPatch, u, h, bytes.NewReader([]byte("x")), 1, nil)
+		if err != nil || r.Status != http.StatusUnsupportedMediaType {
+			t.Errorf("unlabelled append: %v %d, want 415", err, r.Status)
+		}
+	}
 	r = d.appendData(t, u, piece, src.readRange(t, piece, piece), false)
 	if r.Status/100 != 2 {
 		t.Fatalf("PATCH 2: %d %s", r.Status, r.Body)

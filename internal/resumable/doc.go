@@ -13,6 +13,8 @@
 //     interim response included) names the client's version again;
 //   - Upload-Limit (max-size, min-size, max-append-size and max-age, called
 //     expires before interop 7) on OPTIONS, 104 and every draft response;
+//   - 415 for an append not labelled application/partial-upload (interop
+//     6 onward; tusd answers 400);
 //   - Upload-Complete (Upload-Incomplete for interop 3) on creation and
 //     append responses, from the upload's state, not the request's wish;
 //   - RFC 9457 problem details (interop 6 onward): 409

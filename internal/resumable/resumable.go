@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -132,6 +133,23 @@ func (m *layer) serve(next http.Handler, w http.ResponseWriter, r *http.Request)
 	if v != 0 {
 		r = m.translate(r, v)
 		m.requests.WithLabelValues(strconv.Itoa(v), methodLabel(method)).Inc()
+	}
+	if v >= tusdVersion && method == http.MethodPatch {
+		// From draft -04 an append must be labelled application/partial-upload
+		// (tusd answers 400 and compares the header literally).
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != PartialUpload {
+			body := "ERR_INVALID_CONTENT_TYPE: an append needs Content-Type " + PartialUpload + "\n"
+			h := w.Header()
+			h.Set(HeaderInteropVersion, strconv.Itoa(v))
+			setComplete(h, v, false)
+			h.Set("Content-Type", "text/plain; charset=utf-8")
+			h.Set("Content-Length", strconv.Itoa(len(body)))
+			h.Set("X-Content-Type-Options", "nosniff")
+			w.WriteHeader(http.StatusUnsupportedMediaType)
+			_, _ = w.Write([]byte(body))
+			return
+		}
+		r.Header.Set("Content-Type", PartialUpload)
 	}
 	id := m.idFromPath(r.URL.Path)
 	if v >= 7 && method == http.MethodPatch && r.Header.Get(HeaderLength) != "" && id != "" {

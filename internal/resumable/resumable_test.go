@@ -140,7 +140,11 @@ func TestMiddleware(t *testing.T) {
 		tusd   tusdLike
 		want   want
 	}{
-		{"v8 append, translated", http.MethodPatch, "/files/open", map[string]string{HeaderInteropVersion: "8", HeaderComplete: "?0", HeaderOffset: "0"},
+		{"v6 append without partial-upload", http.MethodPatch, "/files/open", map[string]string{HeaderInteropVersion: "6", HeaderComplete: "?0", HeaderOffset: "100", "Content-Type": "application/offset+octet-stream"},
+			tusdLike{status: 204}, want{415, "-", map[string]string{HeaderComplete: "?0"}, "ERR_INVALID_CONTENT_TYPE"}},
+		{"v5 append needs no label", http.MethodPatch, "/files/open", map[string]string{HeaderInteropVersion: "5", HeaderComplete: "?0", HeaderOffset: "100"},
+			tusdLike{status: 204}, want{204, "5", map[string]string{HeaderComplete: "?0"}, ""}},
+		{"v8 append, translated", http.MethodPatch, "/files/open", map[string]string{HeaderInteropVersion: "8", HeaderComplete: "?0", HeaderOffset: "0", "Content-Type": "application/partial-upload; x=1"},
 			tusdLike{status: 204, header: map[string]string{HeaderOffset: "100"}},
 			want{204, "6", map[string]string{HeaderComplete: "?0", HeaderLimit: "max-size=5000, min-size=0, max-append-size=5000, max-age=3600"}, ""}},
 		{"v8 HEAD names 8", http.MethodHead, "/files/open", map[string]string{HeaderInteropVersion: "8"},
@@ -148,22 +152,22 @@ func TestMiddleware(t *testing.T) {
 			want{204, "6", map[string]string{HeaderInteropVersion: "8", "Cache-Control": "no-store"}, ""}},
 		{"v3 append completes", http.MethodPatch, "/files/done", map[string]string{HeaderInteropVersion: "3", HeaderIncomplete: "?0", HeaderOffset: "100"},
 			tusdLike{status: 204}, want{204, "3", map[string]string{HeaderIncomplete: "?0"}, ""}},
-		{"v6 mismatch is a problem", http.MethodPatch, "/files/open", map[string]string{HeaderInteropVersion: "6", HeaderComplete: "?0", HeaderOffset: "7"},
+		{"v6 mismatch is a problem", http.MethodPatch, "/files/open", map[string]string{HeaderInteropVersion: "6", HeaderComplete: "?0", HeaderOffset: "7", "Content-Type": PartialUpload},
 			tusdLike{status: 409, body: "ERR_MISMATCHED_OFFSET: mismatched offset\n"},
 			want{409, "6", map[string]string{"Content-Type": ProblemJSON, HeaderOffset: "100", HeaderComplete: "?0"},
 				`"expected-offset":100,"provided-offset":7`}},
 		{"v5 mismatch keeps tusd's body", http.MethodPatch, "/files/open", map[string]string{HeaderInteropVersion: "5", HeaderComplete: "?0", HeaderOffset: "7"},
 			tusdLike{status: 409, body: "ERR_MISMATCHED_OFFSET: mismatched offset\n"},
 			want{409, "5", map[string]string{HeaderOffset: "100"}, "ERR_MISMATCHED_OFFSET"}},
-		{"append to a finished upload", http.MethodPatch, "/files/done", map[string]string{HeaderInteropVersion: "7", HeaderComplete: "?1", HeaderOffset: "0"},
+		{"append to a finished upload", http.MethodPatch, "/files/done", map[string]string{HeaderInteropVersion: "7", HeaderComplete: "?1", HeaderOffset: "0", "Content-Type": PartialUpload},
 			tusdLike{status: 409, body: "ERR_MISMATCHED_OFFSET: mismatched offset\n"},
 			want{400, "6", map[string]string{"Content-Type": ProblemJSON}, "#completed-upload"}},
 		{"v7 inconsistent creation length", http.MethodPost, "/files/", map[string]string{HeaderInteropVersion: "7", HeaderComplete: "?1", HeaderLength: "5"},
 			tusdLike{status: 400, body: "ERR_INVALID_UPLOAD_LENGTH: missing or invalid Upload-Length header\n"},
 			want{400, "6", map[string]string{"Content-Type": ProblemJSON}, "#inconsistent-upload-length"}},
-		{"v8 append repeating the known length", http.MethodPatch, "/files/open", map[string]string{HeaderInteropVersion: "8", HeaderComplete: "?0", HeaderOffset: "100", HeaderLength: "1000"},
+		{"v8 append repeating the known length", http.MethodPatch, "/files/open", map[string]string{HeaderInteropVersion: "8", HeaderComplete: "?0", HeaderOffset: "100", HeaderLength: "1000", "Content-Type": PartialUpload},
 			tusdLike{status: 204}, want{204, "6", map[string]string{HeaderComplete: "?0"}, ""}},
-		{"v8 append contradicting the length", http.MethodPatch, "/files/open", map[string]string{HeaderInteropVersion: "8", HeaderComplete: "?0", HeaderOffset: "100", HeaderLength: "999"},
+		{"v8 append contradicting the length", http.MethodPatch, "/files/open", map[string]string{HeaderInteropVersion: "8", HeaderComplete: "?0", HeaderOffset: "100", HeaderLength: "999", "Content-Type": PartialUpload},
 			tusdLike{status: 204}, want{400, "-", map[string]string{"Content-Type": ProblemJSON}, "#inconsistent-upload-length"}},
 		{"tus OPTIONS announces limits", http.MethodOptions, "/files/", nil,
 			tusdLike{status: 200}, want{200, "", map[string]string{HeaderLimit: "max-size=5000, min-size=0, max-append-size=5000, max-age=3600", "Accept-Patch": PartialUpload}, ""}},
@@ -188,6 +192,9 @@ func TestMiddleware(t *testing.T) {
 				t.Errorf("tusd was not called")
 			case next.seen != nil && next.seen.Header.Get(HeaderInteropVersion) != tt.want.tusdVer:
 				t.Errorf("tusd saw interop %q, want %q", next.seen.Header.Get(HeaderInteropVersion), tt.want.tusdVer)
+			}
+			if next.seen != nil && Version(r.Header) >= 6 && r.Method == http.MethodPatch && next.seen.Header.Get("Content-Type") != PartialUpload {
+				t.Errorf("tusd saw Content-Type %q", next.seen.Header.Get("Content-Type"))
 			}
 			if next.seen != nil && tt.req[HeaderLength] != "" && next.seen.Header.Get(HeaderLength) != "" && tt.method == http.MethodPatch {
 				t.Errorf("tusd saw Upload-Length %q on an append", next.seen.Header.Get(HeaderLength))

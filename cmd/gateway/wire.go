@@ -289,10 +289,15 @@ func withBodyLength(next http.Handler) http.Handler {
 }
 
 // draftUploads reads an upload's state for the IETF draft layer from the
-// store's records (no lock).
+// store's records (no lock), for the caller's own uploads only.
 type draftUploads struct{ store *tusstore.Store }
 
 func (d draftUploads) State(ctx context.Context, id string) (resumable.State, error) {
+	// Only the caller's own uploads: the state must not tell others that
+	// an upload exists (the server's gate answers them 404).
+	if ok, err := d.store.Admit(ctx, id); err != nil || !ok {
+		return resumable.State{}, err
+	}
 	ps, err := d.store.Progress(ctx, []string{id})
 	if err != nil || len(ps) != 1 {
 		return resumable.State{}, err

@@ -168,6 +168,16 @@ func draftPieces(t *testing.T, s *stack, d *draftClient) {
 	if off != 2*piece {
 		t.Fatalf("HEAD after two pieces: offset %d, want %d", off, 2*piece)
 	}
+	if d.v >= 7 {
+		// Completing with fewer bytes than the announced length contradicts it.
+		short := d.appendData(t, u, off, src.readRange(t, off, 10), true)
+		if short.Status != http.StatusBadRequest || !strings.Contains(short.Body, "#inconsistent-upload-length") {
+			t.Errorf("short completing append: %d %s, want 400 inconsistent-upload-length", short.Status, short.Body)
+		}
+		if o, _ := d.offset(t, u); o != off {
+			t.Errorf("offset after the refused append = %d, want %d", o, off)
+		}
+	}
 	r = d.appendData(t, u, off, src.readRange(t, off, src.Size-off), true)
 	if r.Status/100 != 2 {
 		t.Fatalf("PATCH 3: %d %s", r.Status, r.Body)

@@ -55,8 +55,10 @@ type State struct {
 	Expires  time.Time // zero: does not expire (finished)
 }
 
-// Uploads reads an upload's state. *tusstore.Store's Progress backs it in
-// cmd/gateway. Implementations must be safe for concurrent use.
+// Uploads reads an upload's state. *tusstore.Store's Admit and Progress
+// back it in cmd/gateway. State runs before the server's ownership gate,
+// so it must report Found false for an upload the caller in ctx may not
+// act on. Implementations must be safe for concurrent use.
 type Uploads interface {
 	State(ctx context.Context, id string) (State, error)
 }
@@ -152,21 +154,39 @@ func (m *layer) serve(next http.Handler, w http.ResponseWriter, r *http.Request)
 		r.Header.Set("Content-Type", PartialUpload)
 	}
 	id := m.idFromPath(r.URL.Path)
-	if v >= 7 && method == http.MethodPatch && r.Header.Get(HeaderLength) != "" && id != "" {
-		// tusd refuses Upload-Length on an append unless the length is
-		// deferred; the draft allows repeating a known one.
-		st, err := m.cfg.Uploads.State(r.Context(), id)
-		if err == nil && st.Found && !st.Deferred {
-			if n, err := strconv.ParseInt(strings.TrimSpace(r.Header.Get(HeaderLength)), 10, 64); err != nil || n != st.Size {
-				m.writeProblem(w, v, http.StatusBadRequest, ProblemInconsistentLength, "inconsistent length values for upload", nil)
-				return
-			}
-			r.Header.Del(HeaderLength)
-		}
+	if v >= 7 && method == http.MethodPatch && !m.appendLengthOK(r, id) {
+		m.writeProblem(w, v, http.StatusBadRequest, ProblemInconsistentLength, "inconsistent length values for upload", nil)
+		return
 	}
 	rw := &writer{ResponseWriter: w, m: m, r: r, method: method, v: v, id: id}
 	next.ServeHTTP(rw, r)
 	rw.finishHeld()
+}
+
+// appendLengthOK checks, from interop 7, the lengths an append at the
+// upload's offset indicates (Upload-Length, or Upload-Complete: ?1 with a
+// Content-Length: offset plus Content-Length) against the recorded one.
+// A repeated Upload-Length that matches is removed, since tusd refuses
+// Upload-Length on an append unless the length is deferred.
+func (m *layer) appendLengthOK(r *http.Request, id string) bool {
+	ulen := strings.TrimSpace(r.Header.Get(HeaderLength))
+	complete, _ := parseBool(r.Header.Get(HeaderComplete))
+	if id == "" || (ulen == "" && !(complete && r.ContentLength >= 0)) {
+		return true
+	}
+	st := m.state(r.Context(), id)
+	if !st.Found || st.Deferred || st.Finished {
+		return true
+	}
+	if ulen != "" {
+		n, err := strconv.ParseInt(ulen, 10, 64)
+		if err == nil && n != st.Size {
+			return false
+		}
+		r.Header.Del(HeaderLength) // matching, or not an integer: ignored
+	}
+	off, err := strconv.ParseInt(strings.TrimSpace(r.Header.Get(HeaderOffset)), 10, 64)
+	return !(complete && r.ContentLength >= 0 && err == nil && off == st.Offset && off+r.ContentLength != st.Size)
 }
 
 // methodLabel bounds the method label to the draft's methods.

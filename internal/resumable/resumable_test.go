@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -169,6 +170,12 @@ func TestMiddleware(t *testing.T) {
 			tusdLike{status: 204}, want{204, "6", map[string]string{HeaderComplete: "?0"}, ""}},
 		{"v8 append contradicting the length", http.MethodPatch, "/files/open", map[string]string{HeaderInteropVersion: "8", HeaderComplete: "?0", HeaderOffset: "100", HeaderLength: "999", "Content-Type": PartialUpload},
 			tusdLike{status: 204}, want{400, "-", map[string]string{"Content-Type": ProblemJSON}, "#inconsistent-upload-length"}},
+		{"v8 completing append too short", http.MethodPatch, "/files/open", map[string]string{HeaderInteropVersion: "8", HeaderComplete: "?1", HeaderOffset: "100", "Content-Type": PartialUpload, "Content-Length": "899"},
+			tusdLike{status: 204}, want{400, "-", map[string]string{"Content-Type": ProblemJSON}, "#inconsistent-upload-length"}},
+		{"v8 completing append", http.MethodPatch, "/files/open", map[string]string{HeaderInteropVersion: "8", HeaderComplete: "?1", HeaderOffset: "100", "Content-Type": PartialUpload, "Content-Length": "900"},
+			tusdLike{status: 204}, want{204, "6", nil, ""}},
+		{"v6 completing append too short is tusd's", http.MethodPatch, "/files/open", map[string]string{HeaderInteropVersion: "6", HeaderComplete: "?1", HeaderOffset: "100", "Content-Type": PartialUpload, "Content-Length": "899"},
+			tusdLike{status: 204}, want{204, "6", nil, ""}},
 		{"tus OPTIONS announces limits", http.MethodOptions, "/files/", nil,
 			tusdLike{status: 200}, want{200, "", map[string]string{HeaderLimit: "max-size=5000, min-size=0, max-append-size=5000, max-age=3600", "Accept-Patch": PartialUpload}, ""}},
 		{"tus PATCH untouched", http.MethodPatch, "/files/open", map[string]string{"Tus-Resumable": "1.0.0", HeaderOffset: "7"},
@@ -179,6 +186,9 @@ func TestMiddleware(t *testing.T) {
 			r := httptest.NewRequest(tt.method, tt.path, strings.NewReader(""))
 			for k, v := range tt.req {
 				r.Header.Set(k, v)
+			}
+			if cl := tt.req["Content-Length"]; cl != "" {
+				r.ContentLength, _ = strconv.ParseInt(cl, 10, 64)
 			}
 			rec := httptest.NewRecorder()
 			mw(&next).ServeHTTP(rec, r)

@@ -260,3 +260,26 @@ func TestDraftOverEachProtocol(t *testing.T) {
 		})
 	}
 }
+
+// TestDraftResumesTusUpload starts an upload with tus and finishes it with
+// the draft (interop 8): both protocols name the same upload resource.
+func TestDraftResumesTusUpload(t *testing.T) {
+	s := newStack(t, stackOptions{Env: draftEnv})
+	src := makeSource(t, 2*MiB+4321, 88)
+	u, _ := createUpload(t, s.GW.Endpoint(), src.Size, map[string]string{"filename": "mixed.mp4"})
+	if r := patchUpload(t, u, 0, src.readRange(t, 0, MiB+5)); r.Status != http.StatusNoContent {
+		t.Fatalf("tus PATCH: %d %s", r.Status, r.Body)
+	}
+	d := newDraftClient(8)
+	off, h := d.offset(t, u)
+	if off != MiB+5 || h.Header.Get("Upload-Length") != strconv.FormatInt(src.Size, 10) {
+		t.Fatalf("draft HEAD of a tus upload: offset %d, Upload-Length %q", off, h.Header.Get("Upload-Length"))
+	}
+	checkDraftResponse(t, d, "HEAD", h, false)
+	r := d.appendData(t, u, off, src.readRange(t, off, src.Size-off), true)
+	if r.Status/100 != 2 {
+		t.Fatalf("draft PATCH: %d %s", r.Status, r.Body)
+	}
+	checkDraftResponse(t, d, "PATCH", r, true)
+	s.checkUploaded(t, r.Header.Get("Vod-Media-Id"), src)
+}

@@ -283,3 +283,29 @@ func TestDraftResumesTusUpload(t *testing.T) {
 	checkDraftResponse(t, d, "PATCH", r, true)
 	s.checkUploaded(t, r.Header.Get("Vod-Media-Id"), src)
 }
+
+// TestDraftTusJSClient uploads with tus-js-client's experimental IETF
+// draft protocols (interop 5 and 6), in chunks, pausing between two of
+// them as an interrupted client would.
+func TestDraftTusJSClient(t *testing.T) {
+	s := newStack(t, stackOptions{Env: draftEnv})
+	for i, proto := range []string{"ietf-draft-03", "ietf-draft-05"} {
+		t.Run(proto, func(t *testing.T) {
+			before := metric(t, s.GW, "vodgate_resumable_requests_total")
+			src := makeSource(t, 3*MiB+1234, uint64(4000+i))
+			run := startTus(t, tusOptions{
+				Endpoint: s.GW.Endpoint(), File: src.Path, ChunkSize: MiB, Protocol: proto,
+				Metadata: map[string]string{"filename": "tusjs-" + proto + ".mp4"}, PauseBeforePatch: []int{2},
+			})
+			run.mustEvent("paused", time.Minute)
+			run.resume()
+			res := run.wait(2 * time.Minute)
+			requireOK(t, res)
+			s.checkUploaded(t, res.FinalMediaID, src)
+			// POST and four PATCHes, all in the draft.
+			if n := metric(t, s.GW, "vodgate_resumable_requests_total") - before; n < 5 {
+				t.Errorf("%v draft requests counted, want at least 5", n)
+			}
+		})
+	}
+}

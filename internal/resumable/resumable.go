@@ -200,9 +200,7 @@ func methodLabel(m string) string {
 // structured-field booleans tusd compares literally.
 func (m *layer) translate(r *http.Request, v int) *http.Request {
 	r = r.Clone(r.Context())
-	if v > tusdVersion {
-		r.Header.Set(HeaderInteropVersion, strconv.Itoa(tusdVersion))
-	}
+	r.Header.Set(HeaderInteropVersion, strconv.Itoa(min(v, tusdVersion))) // tusd compares literally
 	for _, name := range []string{HeaderComplete, HeaderIncomplete} {
 		if b, ok := parseBool(r.Header.Get(name)); ok {
 			r.Header.Set(name, sfBool(b))

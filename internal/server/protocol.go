@@ -22,7 +22,8 @@ const octetStream = "application/offset+octet-stream"
 func checkMetadata(client func(handler.MetaData) error, draft func(http.Header, handler.MetaData) handler.MetaData) func(handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
 	return func(hook handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
 		var changes handler.FileInfoChanges
-		if draft != nil && hook.HTTPRequest.Header.Get("Upload-Draft-Interop-Version") != "" {
+		if v := hook.HTTPRequest.Header.Get("Upload-Draft-Interop-Version"); draft != nil && v >= "3" && v <= "6" && len(v) == 1 {
+			// tusd's draft versions; internal/resumable hands it 7 and 8 as 6
 			changes.MetaData = draft(hook.HTTPRequest.Header, hook.Upload.MetaData)
 			hook.Upload.MetaData = changes.MetaData
 		}

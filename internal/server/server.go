@@ -201,6 +201,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: config: %w", err)
 	}
+	draftMeta := cfg.DraftMetadata
+	if !cfg.ResumableUploads {
+		draftMeta = nil // tusd treats every request as tus
+	}
 	tus, err := handler.NewHandler(handler.Config{
 		StoreComposer:                    cfg.StoreComposer,
 		BasePath:                         cfg.BasePath,
@@ -212,7 +216,7 @@ func New(cfg Config) (*Server, error) {
 		GracefulRequestCompletionTimeout: cfg.RequestCompletionTimeout,
 		AcquireLockTimeout:               cfg.AcquireLockTimeout,
 		NetworkTimeout:                   cfg.NetworkTimeout,
-		PreUploadCreateCallback:          chainPreCreate(checkMetadata(cfg.CheckClientMetadata, cfg.DraftMetadata), cfg.PreUploadCreate),
+		PreUploadCreateCallback:          chainPreCreate(checkMetadata(cfg.CheckClientMetadata, draftMeta), cfg.PreUploadCreate),
 		EnableExperimentalProtocol:       cfg.ResumableUploads,
 		PreFinishResponseCallback:        cfg.PreFinishResponse,
 		Logger:                           TusdLogger(cfg.Logger),

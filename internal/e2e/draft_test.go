@@ -309,3 +309,16 @@ func TestDraftTusJSClient(t *testing.T) {
 		})
 	}
 }
+
+// TestDraftDisabled: with resumable-uploads false a draft creation is a
+// tus request without Tus-Resumable (412), and no 104 is sent.
+func TestDraftDisabled(t *testing.T) {
+	s := newStack(t, stackOptions{Env: map[string]string{"VODGATE_RESUMABLE_UPLOADS": "false"}})
+	for _, v := range []int{3, 6, 8} {
+		d := newDraftClient(v)
+		r := d.create(t, s.GW.Endpoint(), "off.mp4", []byte("abc"), true, 3)
+		if r.Status != http.StatusPreconditionFailed || len(r.Interim) != 0 {
+			t.Errorf("interop %d with the draft off: %d and %d interim responses, want 412 and none", v, r.Status, len(r.Interim))
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/vodgate/vodgate/internal/idempotency"
 	"github.com/vodgate/vodgate/internal/limits"
 	"github.com/vodgate/vodgate/internal/reaper"
+	"github.com/vodgate/vodgate/internal/resumable"
 	"github.com/vodgate/vodgate/internal/server"
 	"github.com/vodgate/vodgate/internal/uploadlist"
 	"github.com/vodgate/vodgate/internal/vodcallback"
@@ -172,6 +173,10 @@ type Config struct {
 	ACMECA         string `yaml:"acme-ca" usage:"ACME directory URL"`
 	ACMECARootFile string `yaml:"acme-ca-root-file" usage:"PEM roots trusted for the ACME CA's own HTTPS API (a private CA); empty: the system roots"`
 	ACMEStorage    string `yaml:"acme-storage" usage:"where ACME certificates, keys and locks live: redis (the gateway's Redis, shared by all instances) or a directory"`
+
+	// IETF resumable uploads (internal/resumable) on the tus endpoint.
+	ResumableUploads         bool   `yaml:"resumable-uploads" usage:"also speak the IETF resumable-upload draft (interop versions 3 to 8, e.g. iOS URLSession) on the tus endpoint"`
+	ResumableDefaultFilename string `yaml:"resumable-default-filename" usage:"file name of a draft upload whose request names none (Content-Disposition or Upload-Metadata); its extension follows Content-Type when known"`
 }
 
 // Defaults not owned by a library package.
@@ -264,5 +269,8 @@ func DefaultConfig() Config {
 
 		ACMECA:      acme.DefaultCA,
 		ACMEStorage: "redis",
+
+		ResumableUploads:         true,
+		ResumableDefaultFilename: resumable.DefaultFilename,
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,7 @@ import (
 	"github.com/vodgate/vodgate/internal/devstack"
 	"github.com/vodgate/vodgate/internal/edge"
 	"github.com/vodgate/vodgate/internal/redisstate"
+	"github.com/vodgate/vodgate/internal/resumable"
 	"github.com/vodgate/vodgate/internal/server"
 	"github.com/vodgate/vodgate/internal/tracing"
 	"github.com/vodgate/vodgate/internal/userdata"
@@ -238,6 +240,13 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 	}
 
 	maxSize := store.MaxLength() // what max-size and buffer-budget allow, as Tus-Max-Size
+	draft := func(h http.Handler) http.Handler { return h }
+	if cfg.ResumableUploads {
+		if draft, err = resumable.Middleware(resumable.Config{BasePath: strings.TrimSuffix(cfg.BasePath, "/") + "/", MaxSize: maxSize,
+			Expiration: cfg.Expiration, Uploads: draftUploads{store}, Registerer: reg}); err != nil {
+			return nil, err
+		}
+	}
 	a.server, err = server.New(server.Config{
 		Listen: cfg.Listen, BasePath: cfg.BasePath, StoreComposer: composer, MaxSize: maxSize,
 		CORSOrigins: cfg.CORSOrigins, BehindProxy: cfg.BehindProxy, PublicURL: cfg.PublicURL,
@@ -246,7 +255,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		NetworkTimeout: cfg.NetworkTimeout, RequestCompletionTimeout: cfg.RequestCompletionTimeout,
 		AcquireLockTimeout: cfg.AcquireLockTimeout, ShutdownTimeout: cfg.ShutdownTimeout,
 		TusMiddleware: func(h http.Handler) http.Handler {
-			return g.middleware(annotate(idem.Middleware(sums.Middleware(withBodyLength(h)))))
+			return g.middleware(annotate(draft(idem.Middleware(sums.Middleware(withBodyLength(h))))))
 		},
 		CheckClientMetadata: func(m handler.MetaData) error {
 			return userdata.Policy{CallbackHosts: cfg.UserDataCallbackHosts, ClientExtend: cfg.UserDataClientExtend,
@@ -258,6 +267,10 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		Routes:            routes,
 		Outer:             outer,
 		Transport:         a.edge,
+		ResumableUploads:  cfg.ResumableUploads,
+		DraftMetadata: func(h http.Header, derived handler.MetaData) handler.MetaData {
+			return resumable.Metadata(h, derived, cfg.ResumableDefaultFilename)
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -278,4 +291,23 @@ func withBodyLength(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// draftUploads reads an upload's state for the IETF draft layer from the
+// store's records (no lock), for the caller's own uploads only.
+type draftUploads struct{ store *tusstore.Store }
+
+func (d draftUploads) State(ctx context.Context, id string) (resumable.State, error) {
+	// Only the caller's own uploads: the state must not tell others that
+	// an upload exists (the server's gate answers them 404).
+	if ok, err := d.store.Admit(ctx, id); err != nil || !ok {
+		return resumable.State{}, err
+	}
+	ps, err := d.store.Progress(ctx, []string{id})
+	if err != nil || len(ps) != 1 {
+		return resumable.State{}, err
+	}
+	p := ps[0]
+	return resumable.State{Found: p.Found, Offset: p.Offset, Size: p.Size, Deferred: p.Deferred,
+		Finished: p.Finished, Expires: p.Expires}, nil
 }

@@ -58,6 +58,7 @@ const (
 	edge       = mod + "/internal/edge"
 	acmePkg    = mod + "/internal/acme"
 	checksum   = mod + "/internal/checksum"
+	resumable  = mod + "/internal/resumable"
 )
 
 // forbid says that packages under pkg must not depend on anything under the
@@ -145,6 +146,9 @@ var forbidden = []forbid{
 	{pkg: checksum, deny: []string{mod + "/cmd", mod + "/internal/server", mod + "/internal/auth", mod + "/internal/limits", tusstore, vodbridge,
 		locker, redisstate, osstest, vodtest, goRedis, aliyunOSS, aliyunVOD, aliyunCreds},
 		why: "the checksum extension is HTTP middleware that hashes bodies; the store's hold-until-verified comes in as a function (tusstore.WithBodyCheck)"},
+	{pkg: resumable, deny: []string{cmd, server, auth, limits, devstack, tusstore, vodbridge, locker, redisstate, goRedis,
+		aliyunOSS, aliyunVOD, aliyunCreds, osstest, vodtest},
+		why: "the IETF draft layer is HTTP middleware in front of tusd; upload state comes in through its Uploads interface"},
 	{pkg: e2e, deny: []string{cmd, server, devstack, redisstate, tusstore, vodbridge, locker, auth, limits}, direct: true,
 		why: "end-to-end tests drive the built binary; of the module they use only the simulators and testenv"},
 }
@@ -197,6 +201,8 @@ var restricted = []onlyFrom{
 		why: "limits are wired around the tus handler in cmd/gateway"},
 	{target: edge, allow: []string{cmd},
 		why: "the edge is wired in cmd/gateway as the server's Transport"},
+	{target: resumable, allow: []string{cmd},
+		why: "the draft layer is wired into the tus chain in cmd/gateway"},
 	{target: acmePkg, allow: []string{cmd},
 		why: "ACME is wired in cmd/gateway as the edge's certificate source"},
 	{target: certmagic, allow: []string{acmePkg},

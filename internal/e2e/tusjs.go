@@ -26,6 +26,9 @@ type tusOptions struct {
 	RetryDelays              []int             `json:"retryDelays,omitempty"`
 	PauseBeforePatch         []int             `json:"pauseBeforePatch,omitempty"`
 	UploadDataDuringCreation bool              `json:"uploadDataDuringCreation,omitempty"`
+	// Protocol is tus-js-client's protocol option: "" (tus-v1),
+	// "ietf-draft-03" (interop 5) or "ietf-draft-05" (interop 6).
+	Protocol string `json:"protocol,omitempty"`
 }
 
 // tusRequest is one request/response the client saw.

@@ -14,8 +14,8 @@ import (
 // read response headers listed in Access-Control-Expose-Headers.
 const (
 	extraExposeHeaders = "Upload-Expires, " + HeaderMediaID + ", " + HeaderMediaType + ", " + HeaderRequestID +
-		", Retry-After, WWW-Authenticate, Idempotent-Replayed" + exposeChecksum
-	extraAllowHeaders = "Idempotency-Key" + allowChecksum
+		", Retry-After, WWW-Authenticate, Idempotent-Replayed, Upload-Limit, Accept-Patch" + exposeChecksum
+	extraAllowHeaders = "Idempotency-Key, Content-Disposition" + allowChecksum
 	corsAllowMethods  = "POST, HEAD, PATCH, DELETE, OPTIONS"
 	// The tus checksum extension (internal/checksum).
 	exposeChecksum = ", Tus-Checksum-Algorithm"

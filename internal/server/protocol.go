@@ -17,9 +17,16 @@ const octetStream = "application/offset+octet-stream"
 // Upload-Metadata header that is not well-formed (see [tusmeta.Validate]),
 // or whose values client refuses, is rejected with 400 before the store
 // creates the VOD media. It sees the client's own metadata, before any
-// hook changes it; client may be nil.
-func checkMetadata(client func(handler.MetaData) error) func(handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
+// hook changes it; client may be nil. For a creation in the IETF draft,
+// draft (if set) gives the metadata first, and it becomes the upload's.
+func checkMetadata(client func(handler.MetaData) error, draft func(http.Header, handler.MetaData) handler.MetaData) func(handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
 	return func(hook handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
+		var changes handler.FileInfoChanges
+		if v := hook.HTTPRequest.Header.Get("Upload-Draft-Interop-Version"); draft != nil && v >= "3" && v <= "6" && len(v) == 1 {
+			// tusd's draft versions; internal/resumable hands it 7 and 8 as 6
+			changes.MetaData = draft(hook.HTTPRequest.Header, hook.Upload.MetaData)
+			hook.Upload.MetaData = changes.MetaData
+		}
 		err := tusmeta.Validate(hook.HTTPRequest.Header.Get("Upload-Metadata"))
 		if err == nil && client != nil {
 			err = client(hook.Upload.MetaData)
@@ -30,7 +37,7 @@ func checkMetadata(client func(handler.MetaData) error) func(handler.HookEvent) 
 			e.HTTPResponse.Body = e.ErrorCode + ": " + e.Message + "\n"
 			return handler.HTTPResponse{}, handler.FileInfoChanges{}, e
 		}
-		return handler.HTTPResponse{}, handler.FileInfoChanges{}, nil
+		return handler.HTTPResponse{}, changes, nil
 	}
 }
 

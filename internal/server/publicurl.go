@@ -30,7 +30,7 @@ func ParsePublicURL(raw string) (*url.URL, error) {
 func withPublicLocation(public *url.URL, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rw := wrapWriter(w)
-		rw.beforeHeader(func(_ int, h http.Header) {
+		rewrite := func(_ int, h http.Header) {
 			loc := h.Get("Location")
 			if loc == "" {
 				return
@@ -42,7 +42,9 @@ func withPublicLocation(public *url.URL, next http.Handler) http.Handler {
 			}
 			u.Scheme, u.Host, u.User = public.Scheme, public.Host, nil
 			h.Set("Location", u.String())
-		})
+		}
+		rw.beforeHeader(rewrite)
+		rw.beforeInterim(rewrite) // the draft's 104 carries the upload URL
 		next.ServeHTTP(rw, r)
 	})
 }

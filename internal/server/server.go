@@ -122,6 +122,16 @@ type Config struct {
 	// HTTP/2, h2c, HTTP/3: internal/edge) and is shut down with it. If nil,
 	// the server speaks plain HTTP/1.1.
 	Transport Transport
+	// ResumableUploads turns on tusd's IETF resumable-upload draft support
+	// (interop versions 3 to 6, EnableExperimentalProtocol); internal/
+	// resumable adds versions 7 and 8 in TusMiddleware.
+	ResumableUploads bool
+	// DraftMetadata, if set, gives the metadata of a creation in the IETF
+	// draft (a request with Upload-Draft-Interop-Version), which has no
+	// metadata header of its own: from the request's header and what tusd
+	// derived from it (filename, filetype). It runs before
+	// CheckClientMetadata, which then sees its result.
+	DraftMetadata func(h http.Header, derived handler.MetaData) handler.MetaData
 }
 
 // Transport serves an [http.Server], whose Handler is the server's whole
@@ -191,6 +201,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: config: %w", err)
 	}
+	draftMeta := cfg.DraftMetadata
+	if !cfg.ResumableUploads {
+		draftMeta = nil // tusd treats every request as tus
+	}
 	tus, err := handler.NewHandler(handler.Config{
 		StoreComposer:                    cfg.StoreComposer,
 		BasePath:                         cfg.BasePath,
@@ -202,7 +216,8 @@ func New(cfg Config) (*Server, error) {
 		GracefulRequestCompletionTimeout: cfg.RequestCompletionTimeout,
 		AcquireLockTimeout:               cfg.AcquireLockTimeout,
 		NetworkTimeout:                   cfg.NetworkTimeout,
-		PreUploadCreateCallback:          chainPreCreate(checkMetadata(cfg.CheckClientMetadata), cfg.PreUploadCreate),
+		PreUploadCreateCallback:          chainPreCreate(checkMetadata(cfg.CheckClientMetadata, draftMeta), cfg.PreUploadCreate),
+		EnableExperimentalProtocol:       cfg.ResumableUploads,
 		PreFinishResponseCallback:        cfg.PreFinishResponse,
 		Logger:                           TusdLogger(cfg.Logger),
 	})

@@ -19,6 +19,7 @@ type responseWriter struct {
 	wrote    bool
 	mappers  []func(status int) int
 	onHeader []func(status int, h http.Header)
+	interim  []func(status int, h http.Header)
 }
 
 func wrapWriter(w http.ResponseWriter) *responseWriter {
@@ -34,6 +35,12 @@ func (w *responseWriter) mapStatus(fn func(status int) int) {
 	w.mappers = append(w.mappers, fn)
 }
 
+// beforeInterim registers fn to run before each informational (1xx)
+// header is sent, e.g. the draft's 104 with the upload URL.
+func (w *responseWriter) beforeInterim(fn func(status int, h http.Header)) {
+	w.interim = append(w.interim, fn)
+}
+
 // beforeHeader registers fn to run once, before the final header is sent.
 func (w *responseWriter) beforeHeader(fn func(status int, h http.Header)) {
 	w.onHeader = append(w.onHeader, fn)
@@ -44,6 +51,9 @@ func (w *responseWriter) WriteHeader(code int) {
 		return
 	}
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		for _, fn := range w.interim {
+			fn(code, w.ResponseWriter.Header())
+		}
 		w.ResponseWriter.WriteHeader(code) // informational (100, 103, 104)
 		return
 	}

@@ -135,6 +135,7 @@ const upload = new tus.Upload(source, {
   headers: opts.headers || {},
   retryDelays: opts.retryDelays || [0, 500, 1000, 2000],
   uploadDataDuringCreation: !!opts.uploadDataDuringCreation,
+  ...(opts.protocol ? { protocol: opts.protocol } : {}),
   storeFingerprintForResuming: false,
   removeFingerprintOnSuccess: false,
   async onBeforeRequest(req) {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vodgate/vodgate/internal/acme"
 	"github.com/vodgate/vodgate/internal/auth"
+	"github.com/vodgate/vodgate/internal/concatgroup"
 	"github.com/vodgate/vodgate/internal/devstack"
 	"github.com/vodgate/vodgate/internal/edge"
 	"github.com/vodgate/vodgate/internal/redisstate"
@@ -141,6 +142,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		return nil, err
 	}
 	var store *tusstore.Store
+	groups := concatgroup.New(rdb, cfg.RedisPrefix+":concat", 0)
 	outbox := buildOutbox(cfg, rdb)
 	catalog, err := newCatalog(cfg, rdb, &store, outbox, logger)
 	if err != nil {
@@ -159,6 +161,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		OSSEndpoint:            cfg.OSSEndpoint, OSSAccelerate: accelerateEndpoint(cfg.OSSAccelerate), OSSAuthV4: cfg.OSSAuthV4, OSSRegion: cfg.VODRegion,
 		OSSTimeout: cfg.OSSTimeout, OSSAttempts: cfg.OSSAttempts,
 		Logger: logger, TracerProvider: tp,
+		Groups: groups,
 	})
 	if err != nil {
 		return nil, err
@@ -213,6 +216,8 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		annotate = tracing.Annotate(auth.OwnerOf)
 		outer = func(h http.Handler) http.Handler { return tr.Middleware(cfg.BasePath, h) }
 	}
+	traced := outer
+	outer = func(h http.Handler) http.Handler { return groups.Middleware(traced(h)) } // partials numbered on arrival
 	ecfg := edge.Config{CertFile: cfg.TLSCertFile, KeyFile: cfg.TLSKeyFile, H2C: cfg.H2C, HTTP3: cfg.HTTP3, Logger: logger}
 	if len(cfg.ACMEDomains) > 0 {
 		var st acme.Storage = acme.NewRedisStorage(rdb, cfg.RedisPrefix+":acme")
@@ -252,6 +257,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		Logger:            logger,
 		Routes:            routes,
 		Outer:             outer,
+		ConnContext:       groups.ConnContext,
 		Transport:         a.edge,
 	})
 	if err != nil {

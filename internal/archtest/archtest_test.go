@@ -57,6 +57,7 @@ const (
 	tracing    = mod + "/internal/tracing"
 	edge       = mod + "/internal/edge"
 	acmePkg    = mod + "/internal/acme"
+	concatgrp  = mod + "/internal/concatgroup"
 )
 
 // forbid says that packages under pkg must not depend on anything under the
@@ -141,6 +142,8 @@ var forbidden = []forbid{
 	{pkg: urljobs, deny: []string{cmd, server, auth, limits, locker, redisstate, tusstore, uploadlist, uploadapi, reaper, idem, events,
 		vodcb, tusd, aliyunOSS, aliyunVOD, aliyunCreds, osstest, vodtest}, imports: true,
 		why: "URL jobs are a small HTTP API over vodbridge's URL calls and a Redis hash per job"},
+	{pkg: concatgrp, deny: []string{mod + "/cmd", mod + "/internal", tusstore, vodbridge, locker, tusd, aliyunOSS, aliyunVOD, aliyunCreds},
+		why: "the concatenation sequencer numbers partial creations on arrival (a ticket, then a Redis INCR); tusstore calls it through its Groups interface"},
 	{pkg: e2e, deny: []string{cmd, server, devstack, redisstate, tusstore, vodbridge, locker, auth, limits}, direct: true,
 		why: "end-to-end tests drive the built binary; of the module they use only the simulators and testenv"},
 }
@@ -189,6 +192,8 @@ var restricted = []onlyFrom{
 		why: "only internal/tracing builds the OTLP exporter"},
 	{target: limits, allow: []string{cmd},
 		why: "limits are wired around the tus handler in cmd/gateway"},
+	{target: concatgrp, allow: []string{cmd},
+		why: "the sequencer is wired in cmd/gateway: its middleware outermost, its Join handed to tusstore as Groups"},
 	{target: edge, allow: []string{cmd},
 		why: "the edge is wired in cmd/gateway as the server's Transport"},
 	{target: acmePkg, allow: []string{cmd},

@@ -26,6 +26,10 @@ type tusOptions struct {
 	RetryDelays              []int             `json:"retryDelays,omitempty"`
 	PauseBeforePatch         []int             `json:"pauseBeforePatch,omitempty"`
 	UploadDataDuringCreation bool              `json:"uploadDataDuringCreation,omitempty"`
+	ParallelUploads          int               `json:"parallelUploads,omitempty"`
+	MetadataForPartials      map[string]string `json:"metadataForPartialUploads,omitempty"`
+	FinalOrder               []int             `json:"finalOrder,omitempty"`
+	SourceBuffer             bool              `json:"sourceBuffer,omitempty"`
 }
 
 // tusRequest is one request/response the client saw.

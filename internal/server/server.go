@@ -122,6 +122,10 @@ type Config struct {
 	// HTTP/2, h2c, HTTP/3: internal/edge) and is shut down with it. If nil,
 	// the server speaks plain HTTP/1.1.
 	Transport Transport
+	// ConnContext, if set, is the http.Server's ConnContext: it is called
+	// in the accept loop, in the order connections are accepted (the
+	// parallel-upload sequencer numbers connections there).
+	ConnContext func(ctx context.Context, c net.Conn) context.Context
 }
 
 // Transport serves an [http.Server], whose Handler is the server's whole
@@ -196,7 +200,7 @@ func New(cfg Config) (*Server, error) {
 		BasePath:                         cfg.BasePath,
 		MaxSize:                          cfg.MaxSize,
 		DisableDownload:                  true,
-		DisableConcatenation:             true,
+		DisableConcatenation:             !cfg.StoreComposer.UsesConcater, // parallel uploads: tusstore/concat.go
 		Cors:                             cors,
 		RespectForwardedHeaders:          cfg.BehindProxy,
 		GracefulRequestCompletionTimeout: cfg.RequestCompletionTimeout,
@@ -330,6 +334,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 		ConnState:         s.connState,
+		ConnContext:       s.cfg.ConnContext,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	srv.RegisterOnShutdown(func() { cancelBase(handler.ErrServerShutdown) })

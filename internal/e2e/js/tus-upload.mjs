@@ -17,6 +17,13 @@
 //                     that PATCH and on every later request; any other line just resumes
 //   uploadDataDuringCreation  tus-js-client option of the same name
 //   headers           extra request headers
+//   parallelUploads   tus-js-client option of the same name (partial uploads + a final)
+//   metadataForPartialUploads  tus-js-client option of the same name
+//   sourceBuffer      true: read the file into a Buffer and upload that (tus-js-client opens a
+//                     Buffer synchronously, so parallel partials are created in index order;
+//                     an fs.ReadStream is stat'ed per partial, which reorders them)
+//   finalOrder        test hook with parallelUploads: a permutation of partial indexes; the
+//                     final's Upload-Concat lists the partial URLs in this order instead
 //
 // Output: one JSON object per line on stdout. Events while running:
 //   {"event":"paused","patch":n,"offset":o,"uploadUrl":u}
@@ -98,7 +105,9 @@ function methodOf(req) {
 }
 
 let source;
-if (opts.deferred) {
+if (opts.sourceBuffer) {
+  source = fs.readFileSync(opts.file);
+} else if (opts.deferred) {
   // A plain Readable (not an fs.ReadStream) has no known size.
   source = fs.createReadStream(opts.file).pipe(new PassThrough());
 } else {
@@ -137,8 +146,15 @@ const upload = new tus.Upload(source, {
   uploadDataDuringCreation: !!opts.uploadDataDuringCreation,
   storeFingerprintForResuming: false,
   removeFingerprintOnSuccess: false,
+  ...(opts.parallelUploads ? { parallelUploads: opts.parallelUploads } : {}),
+  ...(opts.metadataForPartialUploads ? { metadataForPartialUploads: opts.metadataForPartialUploads } : {}),
   async onBeforeRequest(req) {
     applyHeaders(req);
+    const concat = req.getHeader('Upload-Concat');
+    if (opts.finalOrder && concat && concat.startsWith('final;')) {
+      const urls = concat.slice('final;'.length).split(' ');
+      req.setHeader('Upload-Concat', 'final;' + opts.finalOrder.map((i) => urls[i]).join(' '));
+    }
     if (methodOf(req) !== 'PATCH') return;
     patchCount++;
     if (pauses.has(patchCount)) {

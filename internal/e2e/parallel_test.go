@@ -1,0 +1,246 @@
+package e2e
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// parallelMeta is the documented partial metadata: the group key and the
+// media's metadata (the final's metadata arrives after the media exists).
+func parallelMeta(group, filename string) map[string]string {
+	return map[string]string{"vodGroup": group, "filename": filename, "title": "parallel " + filename}
+}
+
+// TestTusJSParallelUploads uploads with tus-js-client's parallelUploads: 4
+// (tus concatenation): one media is created at VOD, the object has the
+// file's bytes, and the final upload's responses name the media.
+func TestTusJSParallelUploads(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	sizes := []struct {
+		name string
+		size int64
+	}{
+		{"64MiB", 64 * MiB},
+		{"odd-size", 3*MiB + 12345}, // partials of 789,087 bytes, the last one shorter
+	}
+	if os.Getenv("VODGATE_E2E_PARALLEL_1GIB") != "" {
+		sizes = append(sizes, struct {
+			name string
+			size int64
+		}{"1GiB", 1 << 30})
+	}
+	for i, tc := range sizes {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(s.VOD.AllMedia())
+			src := makeSource(t, tc.size, uint64(1700+i))
+			started := time.Now()
+			res := runTus(t, tusOptions{
+				Endpoint:            s.GW.Endpoint(),
+				File:                src.Path,
+				SourceBuffer:        true,
+				ParallelUploads:     4,
+				MetadataForPartials: parallelMeta("group-"+tc.name+"-"+strconv.FormatInt(time.Now().UnixNano(), 36), tc.name+".mp4"),
+				Metadata:            map[string]string{"filename": tc.name + ".mp4"},
+			})
+			t.Logf("%s in %v (%.1f MiB/s)", tc.name, time.Since(started), float64(tc.size)/MiB/time.Since(started).Seconds())
+			posts, partials := 0, 0
+			for _, rq := range res.Requests {
+				if rq.Method == http.MethodPost {
+					posts++
+					if rq.Status == http.StatusCreated && rq.MediaID != res.FinalMediaID {
+						t.Errorf("a POST answered media %q, the final %q", rq.MediaID, res.FinalMediaID)
+					}
+				}
+				if rq.Method == http.MethodPatch {
+					partials++
+				}
+			}
+			if posts != 5 || partials < 4 {
+				t.Errorf("want 4 partial POSTs + 1 final POST and >= 4 PATCHes, got %d POSTs and %d PATCHes: %s", posts, partials, describeRequests(res.Requests))
+			}
+			if got := len(s.VOD.AllMedia()) - before; got != 1 {
+				t.Errorf("VOD has %d new media, want exactly 1 (one CreateUploadVideo per group)", got)
+			}
+			s.checkUploaded(t, res.FinalMediaID, src)
+			h := headUpload(t, res.UploadURL)
+			if h.MediaID != res.FinalMediaID || h.Offset != itoa(tc.size) {
+				t.Errorf("HEAD of the final: status %d offset %q media %q, want offset %d media %q",
+					h.Status, h.Offset, h.MediaID, tc.size, res.FinalMediaID)
+			}
+		})
+	}
+}
+
+// cutProxy forwards to a gateway (set once it runs) and cuts the body of
+// the n-th PATCH after cut bytes (the client sees the request fail).
+type cutProxy struct {
+	srv     *httptest.Server
+	target  atomic.Pointer[url.URL]
+	patches atomic.Int32
+	cuts    atomic.Int32
+}
+
+func newCutProxy(t *testing.T, nth int32, cut int64) *cutProxy {
+	t.Helper()
+	p := &cutProxy{}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(p.target.Load())
+			r.Out.Host = r.In.Host
+			if r.In.Method == http.MethodPatch && p.patches.Add(1) == nth {
+				p.cuts.Add(1)
+				r.Out.Body = io.NopCloser(&cutReader{r: r.In.Body, left: cut})
+			}
+		},
+		FlushInterval: -1,
+	}
+	p.srv = httptest.NewServer(rp)
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+type cutReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *cutReader) Read(b []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, errors.New("cut by the test proxy")
+	}
+	if int64(len(b)) > c.left {
+		b = b[:c.left]
+	}
+	n, err := c.r.Read(b)
+	c.left -= int64(n)
+	return n, err
+}
+
+// TestTusJSParallelPartialInterrupted cuts one partial upload's PATCH in
+// the middle: tus-js-client retries that partial (HEAD, then PATCH from
+// the offset the gateway kept) and the file still lands whole in one media.
+func TestTusJSParallelPartialInterrupted(t *testing.T) {
+	// Creations go straight to the gateway (a proxy would reorder them);
+	// upload URLs name the proxy (public-url), so PATCH and HEAD pass it.
+	proxy := newCutProxy(t, 2, 3*MiB+777)
+	s := newStack(t, stackOptions{NoGateway: true})
+	s.GW = s.startGateway(map[string]string{"VODGATE_PUBLIC_URL": proxy.srv.URL})
+	gw, err := url.Parse(s.GW.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy.target.Store(gw)
+	const size = 24 * MiB
+	src := makeSource(t, size, 1717)
+	res := runTus(t, tusOptions{
+		Endpoint:            s.GW.Endpoint(),
+		SourceBuffer:        true,
+		File:                src.Path,
+		ParallelUploads:     4,
+		MetadataForPartials: parallelMeta("cut-"+strconv.FormatInt(time.Now().UnixNano(), 36), "cut.mp4"),
+		RetryDelays:         []int{0, 200, 500},
+	})
+	if proxy.cuts.Load() != 1 {
+		t.Fatalf("the proxy cut %d PATCHes, want 1", proxy.cuts.Load())
+	}
+	heads := 0
+	for _, rq := range res.Requests {
+		if rq.Method == http.MethodHead {
+			heads++
+			if rq.Offset == nil || *rq.Offset == 0 {
+				t.Errorf("HEAD after the cut reported offset %v: the bytes read before the cut were dropped", rq.Offset)
+			}
+		}
+	}
+	if heads == 0 {
+		t.Errorf("the cut partial was not resumed with HEAD: %s", describeRequests(res.Requests))
+	}
+	if n := len(s.VOD.AllMedia()); n != 1 {
+		t.Errorf("VOD has %d media, want 1", n)
+	}
+	s.checkUploaded(t, res.FinalMediaID, src)
+}
+
+// TestParallelFinalOrderChecked: a final upload that lists the partials
+// in another order than they were created is refused with 400
+// ERR_CONCAT_ORDER (their part ranges follow creation order), and
+// concatenation is advertised while a partial without vodGroup is refused.
+func TestParallelFinalOrderChecked(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	opt := tusDo(t, http.MethodOptions, s.GW.Endpoint(), nil, nil)
+	if ext := opt.Header.Get("Tus-Extension"); !strings.Contains(ext, "concatenation") {
+		t.Errorf("Tus-Extension %q does not advertise concatenation", ext)
+	}
+	r := tusDo(t, http.MethodPost, s.GW.Endpoint(), map[string]string{
+		"Upload-Concat": "partial", "Upload-Length": "1000",
+		"Upload-Metadata": encodeMetadata(map[string]string{"filename": "a.mp4"}),
+	}, nil)
+	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "ERR_CONCAT_GROUP_REQUIRED") {
+		t.Errorf("partial without vodGroup: %d %q, want 400 ERR_CONCAT_GROUP_REQUIRED", r.Status, r.Body)
+	}
+
+	src := makeSource(t, 4*MiB, 1718)
+	res := startTus(t, tusOptions{
+		Endpoint:            s.GW.Endpoint(),
+		File:                src.Path,
+		SourceBuffer:        true,
+		ParallelUploads:     4,
+		MetadataForPartials: parallelMeta("order-"+strconv.FormatInt(time.Now().UnixNano(), 36), "order.mp4"),
+		FinalOrder:          []int{1, 0, 2, 3},
+		RetryDelays:         []int{0},
+	}).wait(2 * time.Minute)
+	if res.OK {
+		t.Fatalf("a final listing the partials out of order succeeded")
+	}
+	if res.Status != http.StatusBadRequest || !strings.Contains(res.Body, "ERR_CONCAT_ORDER") {
+		t.Errorf("out-of-order final: %d %q, want 400 ERR_CONCAT_ORDER", res.Status, res.Body)
+	}
+}
+
+// TestParallelCreationOrder measures how often tus-js-client's partial
+// creations reach the gateway in index order, with a Buffer source (the
+// order tus-js-client sends them in) and an fs.ReadStream source (which
+// tus-js-client 4.3.1 stats once per partial, in parallel). Trials:
+// $VODGATE_E2E_ORDER_TRIALS (default 5). The Buffer case must keep the
+// order every time on one gateway.
+func TestParallelCreationOrder(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	trials := 5
+	if v, err := strconv.Atoi(os.Getenv("VODGATE_E2E_ORDER_TRIALS")); err == nil && v > 0 {
+		trials = v
+	}
+	src := makeSource(t, 4*500*KiB+3, 1719)
+	for _, buffer := range []bool{true, false} {
+		kept := 0
+		for i := 0; i < trials; i++ {
+			res := startTus(t, tusOptions{
+				Endpoint:            s.GW.Endpoint(),
+				File:                src.Path,
+				ParallelUploads:     4,
+				SourceBuffer:        buffer,
+				MetadataForPartials: parallelMeta("trial-"+strconv.Itoa(i)+"-"+strconv.FormatInt(time.Now().UnixNano(), 36), "trial.mp4"),
+				RetryDelays:         []int{0},
+			}).wait(time.Minute)
+			switch {
+			case res.OK:
+				kept++
+			case res.Status != http.StatusBadRequest || !strings.Contains(res.Body, "ERR_CONCAT_ORDER"):
+				t.Fatalf("trial %d (buffer %v): %s (status %d, body %q)", i, buffer, res.Error, res.Status, res.Body)
+			}
+		}
+		t.Logf("source buffer=%v: order kept in %d of %d trials (%.0f%%)", buffer, kept, trials, 100*float64(kept)/float64(trials))
+		if buffer && kept != trials {
+			t.Errorf("with a Buffer source the order was kept in only %d of %d trials", kept, trials)
+		}
+	}
+}

@@ -26,18 +26,21 @@ func parallelMeta(group, filename string) map[string]string {
 // file's bytes, and the final upload's responses name the media.
 func TestTusJSParallelUploads(t *testing.T) {
 	s := newStack(t, stackOptions{})
-	sizes := []struct {
-		name string
-		size int64
-	}{
-		{"64MiB", 64 * MiB},
-		{"odd-size", 3*MiB + 12345}, // partials of 789,087 bytes, the last one shorter
+	type sizeCase struct {
+		name      string
+		size      int64
+		chunkSize int64
+	}
+	sizes := []sizeCase{
+		{name: "64MiB", size: 64 * MiB},
+		{name: "odd-size", size: 3*MiB + 12345}, // partials of 789,590 bytes, the last one shorter
+		// Partials of 8 MiB + 50 KiB: an 8 MiB part would strand 50 KiB,
+		// below OSS's minimum, at the end of a partial in mid-object.
+		{name: "no-small-part-mid-object", size: 4 * (8*MiB + 50*KiB)},
+		{name: "no-small-part-mid-object-8MiB-chunks", size: 4 * (8*MiB + 50*KiB), chunkSize: 8 * MiB},
 	}
 	if os.Getenv("VODGATE_E2E_PARALLEL_1GIB") != "" {
-		sizes = append(sizes, struct {
-			name string
-			size int64
-		}{"1GiB", 1 << 30})
+		sizes = append(sizes, sizeCase{name: "1GiB", size: 1 << 30})
 	}
 	for i, tc := range sizes {
 		t.Run(tc.name, func(t *testing.T) {
@@ -48,6 +51,7 @@ func TestTusJSParallelUploads(t *testing.T) {
 				Endpoint:            s.GW.Endpoint(),
 				File:                src.Path,
 				SourceBuffer:        true,
+				ChunkSize:           tc.chunkSize,
 				ParallelUploads:     4,
 				MetadataForPartials: parallelMeta("group-"+tc.name+"-"+strconv.FormatInt(time.Now().UnixNano(), 36), tc.name+".mp4"),
 				Metadata:            map[string]string{"filename": tc.name + ".mp4"},

@@ -45,7 +45,7 @@ const DefaultWait = 2 * time.Second
 // acceptWindow is how long a new connection's ticket counts as pending
 // before its first request reaches the middleware: a connection that
 // sends nothing for that long is not racing a partial creation.
-const acceptWindow = 250 * time.Millisecond
+const acceptWindow = 500 * time.Millisecond
 
 // Sequencer issues tickets and group numbers. It is safe for concurrent use.
 type Sequencer struct {

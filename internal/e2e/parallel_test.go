@@ -248,3 +248,59 @@ func TestParallelCreationOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestParallelGroupTerminated: two partials created one after the other
+// (raw tus) share one media and one multipart upload; a final naming an
+// unfinished partial is refused; tus DELETE of one partial aborts the
+// shared multipart upload, after which the group is gone for a new
+// partial (410) and for the final.
+func TestParallelGroupTerminated(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	group := "term-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	meta := encodeMetadata(parallelMeta(group, "term.mp4"))
+	partial := func(size int) (string, rawResp) {
+		r := tusDo(t, http.MethodPost, s.GW.Endpoint(), map[string]string{
+			"Upload-Concat": "partial", "Upload-Length": strconv.Itoa(size), "Upload-Metadata": meta,
+		}, nil)
+		if r.Status != http.StatusCreated {
+			t.Fatalf("partial creation: %d %s", r.Status, r.Body)
+		}
+		return absURL(t, s.GW.Endpoint(), r.Header.Get("Location")), r
+	}
+	src := makeSource(t, 2*MiB, 1720)
+	u1, r1 := partial(MiB)
+	u2, r2 := partial(MiB)
+	if m1, m2 := r1.Header.Get("Vod-Media-Id"), r2.Header.Get("Vod-Media-Id"); m1 == "" || m1 != m2 {
+		t.Fatalf("partials answered media %q and %q, want one media", m1, m2)
+	}
+	if n := len(s.VOD.AllMedia()); n != 1 {
+		t.Errorf("VOD has %d media after two partials, want 1", n)
+	}
+	if r := patchUpload(t, u1, 0, src.readRange(t, 0, MiB)); r.Status != http.StatusNoContent {
+		t.Fatalf("PATCH partial 1: %d %s", r.Status, r.Body)
+	}
+	if h := tusDo(t, http.MethodHead, u1, nil, nil); h.Header.Get("Upload-Offset") != itoa(MiB) || h.Header.Get("Upload-Concat") != "partial" {
+		t.Errorf("HEAD partial 1: %d offset %q Upload-Concat %q", h.Status, h.Header.Get("Upload-Offset"), h.Header.Get("Upload-Concat"))
+	}
+	final := func() rawResp {
+		return tusDo(t, http.MethodPost, s.GW.Endpoint(), map[string]string{"Upload-Concat": "final;" + u1 + " " + u2}, nil)
+	}
+	if r := final(); r.Status != http.StatusBadRequest || !strings.Contains(r.Body, "ERR_UPLOAD_NOT_FINISHED") {
+		t.Errorf("final with an unfinished partial: %d %q, want 400 ERR_UPLOAD_NOT_FINISHED", r.Status, r.Body)
+	}
+	if n := len(s.OSS.Uploads()); n != 1 {
+		t.Fatalf("%d open multipart uploads, want the group's 1", n)
+	}
+	if r := tusDo(t, http.MethodDelete, u2, nil, nil); r.Status != http.StatusNoContent {
+		t.Fatalf("DELETE partial 2: %d %s", r.Status, r.Body)
+	}
+	if n := len(s.OSS.Uploads()); n != 0 {
+		t.Errorf("%d open multipart uploads after a partial was terminated, want 0 (aborted)", n)
+	}
+	r := tusDo(t, http.MethodPost, s.GW.Endpoint(), map[string]string{
+		"Upload-Concat": "partial", "Upload-Length": "1000", "Upload-Metadata": meta,
+	}, nil)
+	if r.Status != http.StatusGone || !strings.Contains(r.Body, "ERR_CONCAT_GROUP_GONE") {
+		t.Errorf("partial joining a terminated group: %d %q, want 410 ERR_CONCAT_GROUP_GONE", r.Status, r.Body)
+	}
+}

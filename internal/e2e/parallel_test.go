@@ -304,3 +304,53 @@ func TestParallelGroupTerminated(t *testing.T) {
 		t.Errorf("partial joining a terminated group: %d %q, want 410 ERR_CONCAT_GROUP_GONE", r.Status, r.Body)
 	}
 }
+
+// TestParallelGroupExpires: partials that never get their final expire
+// like any upload; the reaper aborts the group's shared multipart upload,
+// and the group is gone for a late partial.
+func TestParallelGroupExpires(t *testing.T) {
+	s := newStack(t, stackOptions{Env: map[string]string{
+		"VODGATE_EXPIRATION": "2s", "VODGATE_REAPER_INTERVAL": "300ms",
+	}})
+	group := "expire-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	meta := encodeMetadata(parallelMeta(group, "expire.mp4"))
+	src := makeSource(t, 600*KiB, 1721)
+	var urls []string
+	for i := 0; i < 2; i++ {
+		r := tusDo(t, http.MethodPost, s.GW.Endpoint(), map[string]string{
+			"Upload-Concat": "partial", "Upload-Length": strconv.Itoa(300 * KiB), "Upload-Metadata": meta,
+		}, nil)
+		if r.Status != http.StatusCreated {
+			t.Fatalf("partial creation: %d %s", r.Status, r.Body)
+		}
+		urls = append(urls, absURL(t, s.GW.Endpoint(), r.Header.Get("Location")))
+	}
+	// The first partial complete, the second half sent: both have parts.
+	if r := patchUpload(t, urls[0], 0, src.readRange(t, 0, 300*KiB)); r.Status != http.StatusNoContent {
+		t.Fatalf("PATCH partial 1: %d %s", r.Status, r.Body)
+	}
+	if r := patchUpload(t, urls[1], 0, src.readRange(t, 300*KiB, 150*KiB)); r.Status != http.StatusNoContent {
+		t.Fatalf("PATCH partial 2: %d %s", r.Status, r.Body)
+	}
+	if n := len(s.OSS.Uploads()); n != 1 {
+		t.Fatalf("%d open multipart uploads, want the group's 1", n)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for len(s.OSS.Uploads()) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the group's multipart upload is still open 15 s after its partials expired")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, u := range urls {
+		if h := tusDo(t, http.MethodHead, u, nil, nil); h.Status != http.StatusNotFound {
+			t.Errorf("HEAD of an expired partial: %d, want 404", h.Status)
+		}
+	}
+	r := tusDo(t, http.MethodPost, s.GW.Endpoint(), map[string]string{
+		"Upload-Concat": "partial", "Upload-Length": "1000", "Upload-Metadata": meta,
+	}, nil)
+	if r.Status != http.StatusGone {
+		t.Errorf("partial joining an expired group: %d %q, want 410", r.Status, r.Body)
+	}
+}

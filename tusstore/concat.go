@@ -133,6 +133,7 @@ func (s *Store) newPartial(ctx context.Context, info handler.FileInfo) (handler.
 		return nil, ErrStateUnavailable
 	}
 	if seq > MaxPartials {
+		s.metrics.rejected.WithLabelValues("concat").Inc()
 		return nil, concatError("ERR_CONCAT_TOO_MANY", "a parallel-upload group has at most %d partial uploads (this is number %d)", MaxPartials, seq)
 	}
 	g, cred, err := s.groupTarget(ctx, key, req, owner)

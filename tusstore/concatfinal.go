@@ -26,6 +26,8 @@ func (s *Store) AsConcatableUpload(u handler.Upload) handler.ConcatableUpload {
 func (s *Store) newFinal(ctx context.Context, info handler.FileInfo) (handler.Upload, error) {
 	recs, err := s.loadPartials(ctx, info.PartialUploads)
 	if err != nil {
+		s.metrics.rejected.WithLabelValues("concat").Inc()
+		s.log.InfoContext(ctx, "FinalRefused", "partials", info.PartialUploads, "error", err)
 		return nil, err
 	}
 	first := recs[0].info

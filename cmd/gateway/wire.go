@@ -258,6 +258,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		Routes:            routes,
 		Outer:             outer,
 		ConnContext:       groups.ConnContext,
+		WrapListener:      groups.Listener,
 		Transport:         a.edge,
 	})
 	if err != nil {

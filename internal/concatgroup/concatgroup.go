@@ -6,20 +6,28 @@
 // file at once, in index order, with identical headers: nothing in a
 // partial's request says which piece of the file it is. The gateway gives
 // each partial a range of OSS part numbers, and ranges must follow the
-// file's order, so the order is taken from arrival. Two steps keep it as
-// close to the wire order as possible:
+// file's order, so the order is taken from arrival, as close to the wire
+// as the process can see it. Goroutines that serve connections run in
+// another order than their bytes arrived (Go runs the newest goroutine
+// first), so:
 //
-//   - [Sequencer.ConnContext], the server's ConnContext, takes a ticket for
-//     every new connection in the accept loop, in accept order (goroutines
-//     serving connections start in another order: Go runs the newest
-//     first); [Sequencer.Middleware], mounted outermost, gives a partial
-//     creation (POST with "Upload-Concat: partial") its connection's ticket
-//     if it is the connection's first request, else a new one, before
-//     anything else (auth, limits, metadata checks) runs;
+//   - [Sequencer.Listener] wraps the TCP listener so each read notes the
+//     kernel's receive time (Linux: SO_TIMESTAMPNS); a request's arrival is
+//     that time for its headers (elsewhere: when it reaches the middleware);
+//   - [Sequencer.ConnContext], the server's ConnContext, opens a ticket for
+//     every new connection in the accept loop, keyed by the accept time:
+//     clients open connections in the order of their requests (but write
+//     on them in the order the handshakes complete), and a connection whose
+//     first request has not been read yet holds later ones back;
+//   - [Sequencer.Middleware], mounted outermost, gives a partial creation
+//     (POST with "Upload-Concat: partial") its connection's ticket if it
+//     is the connection's first request, else a ticket keyed by its
+//     arrival, before anything else (auth, limits, metadata checks) runs;
 //   - [Sequencer.Join], called by the store once the group key is known,
-//     waits until every earlier ticket of this process has joined its group
-//     or ended, then takes the next number of the group in Redis (INCR), so
-//     goroutine scheduling between the two steps cannot reorder partials.
+//     waits a short grace after the arrival (for requests that arrived
+//     earlier on open connections to reach the middleware), then until
+//     every ticket with an earlier key has joined or ended, then takes the
+//     next number of the group in Redis (INCR).
 //
 // Across instances, partials of one group reaching different instances are
 // numbered in the order their INCRs reach Redis; the store checks at the
@@ -28,6 +36,7 @@ package concatgroup
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -42,10 +51,14 @@ import (
 // DefaultWait bounds how long Join waits for earlier tickets.
 const DefaultWait = 2 * time.Second
 
-// acceptWindow is how long a new connection's ticket counts as pending
-// before its first request reaches the middleware: a connection that
-// sends nothing for that long is not racing a partial creation.
+// acceptWindow is how long a new connection's ticket counts before its
+// first request reaches the middleware: a connection that sends nothing
+// for that long is not racing a partial creation.
 const acceptWindow = 500 * time.Millisecond
+
+// grace is how long after a request's arrival Join waits for requests
+// that arrived earlier on open connections to reach the middleware.
+const grace = 10 * time.Millisecond
 
 // Sequencer issues tickets and group numbers. It is safe for concurrent use.
 type Sequencer struct {
@@ -56,8 +69,15 @@ type Sequencer struct {
 
 	mu      sync.Mutex
 	next    uint64
-	open    map[uint64]time.Time // tickets neither joined nor ended -> until when they count (zero: until released)
-	changed chan struct{}        // closed and replaced whenever open shrinks
+	open    map[uint64]*ticket // tickets neither joined nor ended
+	changed chan struct{}      // closed and replaced whenever open changes
+}
+
+// ticket orders a request (or a new connection's coming first request) by
+// key, its arrival in unix ns; a connection's ticket counts until until.
+type ticket struct {
+	key   int64
+	until time.Time // zero: until released
 }
 
 // New returns a Sequencer whose group counters are Redis keys under
@@ -66,7 +86,7 @@ func New(rdb redis.UniversalClient, prefix string, wait time.Duration) *Sequence
 	if wait <= 0 {
 		wait = DefaultWait
 	}
-	return &Sequencer{rdb: rdb, prefix: prefix, wait: wait, now: time.Now, open: map[uint64]time.Time{}, changed: make(chan struct{})}
+	return &Sequencer{rdb: rdb, prefix: prefix, wait: wait, now: time.Now, open: map[uint64]*ticket{}, changed: make(chan struct{})}
 }
 
 type ticketKey struct{}
@@ -74,39 +94,59 @@ type ticketKey struct{}
 type connKey struct{}
 
 // connTicket is the ticket a connection took when it was accepted; its
-// first request uses it.
+// first request takes it over.
 type connTicket struct {
-	n    uint64
+	id   uint64
+	conn arrivalConn // nil: no kernel receive times
 	used atomic.Bool
 }
 
+// arrivalConn is a connection that knows when its last bytes arrived.
+type arrivalConn interface{ arrival() (int64, bool) }
+
 // ConnContext is http.Server.ConnContext: the server calls it in its
-// accept loop, one connection after the other, so tickets taken here
-// follow the order in which clients opened their connections, which
-// goroutine scheduling cannot change. The first request of a connection
-// uses that ticket.
-func (s *Sequencer) ConnContext(ctx context.Context, _ net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, &connTicket{n: s.issue(s.now().Add(acceptWindow))})
+// accept loop, so a new connection holds later requests back until its
+// first request has been seen (or acceptWindow passed).
+func (s *Sequencer) ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	a, _ := c.(arrivalConn)
+	now := s.now()
+	return context.WithValue(ctx, connKey{}, &connTicket{id: s.issue(now.UnixNano(), now.Add(acceptWindow)), conn: a})
 }
 
-// Middleware gives each partial creation request a ticket (its
-// connection's, for the first request of a connection; else one taken as
-// the request reaches it) and frees the ticket when the request ends.
+// Middleware gives each partial creation request a ticket keyed by its
+// arrival and frees it when the request ends; the first request of a
+// connection frees (or takes over) the connection's ticket.
 func (s *Sequencer) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var t uint64
-		if c, ok := r.Context().Value(connKey{}).(*connTicket); ok && c.used.CompareAndSwap(false, true) {
-			t = c.n
+		var conn uint64
+		arrived := s.now().UnixNano()
+		if c, ok := r.Context().Value(connKey{}).(*connTicket); ok {
+			if c.used.CompareAndSwap(false, true) {
+				conn = c.id
+			}
+			if c.conn != nil {
+				if ns, ok := c.conn.arrival(); ok && ns < arrived {
+					arrived = ns
+				}
+			}
 		}
 		if r.Method != http.MethodPost || !strings.HasPrefix(strings.TrimSpace(r.Header.Get("Upload-Concat")), "partial") {
-			if t != 0 {
-				s.done(t)
+			if conn != 0 {
+				s.done(conn)
 			}
 			next.ServeHTTP(w, r)
 			return
 		}
+		// A connection's first request keeps the accept time as its key:
+		// clients open connections in the order of their requests, but
+		// write on them in the order the connections complete. Later
+		// requests on a connection are keyed by their arrival.
+		t := conn
 		if t == 0 {
-			t = s.issue(time.Time{})
+			t = s.issue(arrived, time.Time{})
 		} else {
 			s.hold(t)
 		}
@@ -115,79 +155,105 @@ func (s *Sequencer) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-func (s *Sequencer) issue(until time.Time) uint64 {
+func (s *Sequencer) issue(key int64, until time.Time) uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.next++
-	s.open[s.next] = until
+	s.open[s.next] = &ticket{key: key, until: until}
 	if len(s.open) > 1024 {
 		now := s.now()
-		for o, u := range s.open {
-			if !u.IsZero() && now.After(u) {
-				delete(s.open, o)
+		for id, t := range s.open {
+			if !t.until.IsZero() && now.After(t.until) {
+				delete(s.open, id)
 			}
 		}
 	}
 	return s.next
 }
 
-// hold makes an open ticket count until it is released.
-func (s *Sequencer) hold(t uint64) {
+// hold makes a connection's open ticket its request's, counting until
+// released.
+func (s *Sequencer) hold(id uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.open[t]; ok {
-		s.open[t] = time.Time{}
+	if t, ok := s.open[id]; ok {
+		t.until = time.Time{}
 	}
 }
 
-func (s *Sequencer) done(t uint64) {
+func (s *Sequencer) done(id uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.open[t]; !ok {
+	if _, ok := s.open[id]; !ok {
 		return
 	}
-	delete(s.open, t)
+	delete(s.open, id)
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
 
-// earlier reports whether a ticket before t still counts, and a channel
-// closed at the next change (or nil with the time the first of them
-// stops counting).
-func (s *Sequencer) earlier(t uint64) (bool, <-chan struct{}, time.Time) {
+// earlier reports whether a ticket other than id with a key before id's
+// still counts, a channel closed at the next change, and when the first
+// connection ticket among them stops counting (zero if none).
+func (s *Sequencer) earlier(id uint64) (bool, <-chan struct{}, time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	me, ok := s.open[id]
+	if !ok {
+		return false, s.changed, time.Time{}
+	}
 	now := s.now()
 	busy, soonest := false, time.Time{}
-	for o, u := range s.open {
-		if o >= t {
+	for o, t := range s.open {
+		if o == id || t.key > me.key || (t.key == me.key && o > id) {
 			continue
 		}
-		if !u.IsZero() && now.After(u) {
+		if !t.until.IsZero() && now.After(t.until) {
 			delete(s.open, o) // a connection that sent nothing in time
 			continue
 		}
 		busy = true
-		if !u.IsZero() && (soonest.IsZero() || u.Before(soonest)) {
-			soonest = u
+		if !t.until.IsZero() && (soonest.IsZero() || t.until.Before(soonest)) {
+			soonest = t.until
 		}
 	}
 	return busy, s.changed, soonest
 }
 
+// keyOf returns the key of an open ticket.
+func (s *Sequencer) keyOf(id uint64) (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.open[id]
+	if !ok {
+		return 0, false
+	}
+	return t.key, true
+}
+
 // Join returns the 1-based number of a new member of the group key: the
 // order in which members joined. A request with a ticket first waits (at
-// most the configured wait) until every earlier ticket has joined, ended
-// or, for a connection's ticket, passed its window. The counter lives
-// ttl after the last join.
+// most the configured wait in all) for the grace after its arrival, then
+// until every ticket with an earlier key has joined, ended or, for a
+// connection's ticket, passed its window. The counter lives ttl after the
+// last join.
 func (s *Sequencer) Join(ctx context.Context, key string, ttl time.Duration) (int64, error) {
-	if t, ok := ctx.Value(ticketKey{}).(uint64); ok {
-		defer s.done(t)
+	if id, ok := ctx.Value(ticketKey{}).(uint64); ok {
+		defer s.done(id)
 		deadline := time.NewTimer(s.wait)
 		defer deadline.Stop()
+		if k, ok := s.keyOf(id); ok {
+			if d := time.Unix(0, k).Add(grace).Sub(s.now()); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+					return 0, context.Cause(ctx)
+				}
+			}
+		}
 	wait:
 		for {
-			busy, ch, soonest := s.earlier(t)
+			busy, ch, soonest := s.earlier(id)
 			if !busy {
 				break
 			}

@@ -18,8 +18,9 @@ func TestJoinFollowsTickets(t *testing.T) {
 	s := New(rdb, testenv.KeyPrefix(t, rdb), time.Second)
 	const n = 4
 	tickets := make([]uint64, n)
+	base := time.Now().UnixNano()
 	for i := range tickets {
-		tickets[i] = s.issue(time.Time{})
+		tickets[i] = s.issue(base+int64(i), time.Time{})
 	}
 	got := make([]int64, n)
 	var wg sync.WaitGroup
@@ -68,16 +69,18 @@ func TestMiddlewareTickets(t *testing.T) {
 	if len(seen) != 2 || seen[0] != 1 || seen[1] != 2 {
 		t.Errorf("tickets %v, want [1 2] (the connection's, then a new one)", seen)
 	}
+	if len(s.open) != 0 {
+		t.Errorf("%d tickets open after the requests ended", len(s.open))
+	}
 	other := s.ConnContext(context.Background(), nil).Value(connKey{}).(*connTicket)
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodOptions, "/files/", nil).
 		WithContext(context.WithValue(context.Background(), connKey{}, other)))
-	if busy, _, _ := s.earlier(100); busy {
-		t.Errorf("tickets still open after every request ended")
+	if len(s.open) != 0 {
+		t.Errorf("%d tickets still open after every request ended", len(s.open))
 	}
 
-	idle := s.ConnContext(context.Background(), nil) // never sends a request
-	_ = idle
-	late := s.issue(time.Time{})
+	_ = s.ConnContext(context.Background(), nil) // a connection that never sends a request
+	late := s.issue(time.Now().UnixNano(), time.Time{})
 	start := time.Now()
 	if _, err := s.Join(context.WithValue(context.Background(), ticketKey{}, late), "g2", time.Minute); err != nil {
 		t.Fatal(err)

@@ -30,6 +30,7 @@ type tusOptions struct {
 	MetadataForPartials      map[string]string `json:"metadataForPartialUploads,omitempty"`
 	FinalOrder               []int             `json:"finalOrder,omitempty"`
 	SourceBuffer             bool              `json:"sourceBuffer,omitempty"`
+	Warmup                   int               `json:"warmup,omitempty"`
 }
 
 // tusRequest is one request/response the client saw.

@@ -126,6 +126,9 @@ type Config struct {
 	// in the accept loop, in the order connections are accepted (the
 	// parallel-upload sequencer numbers connections there).
 	ConnContext func(ctx context.Context, c net.Conn) context.Context
+	// WrapListener, if set, wraps the listener Serve is given (the
+	// parallel-upload sequencer notes the kernel's receive time of reads).
+	WrapListener func(net.Listener) net.Listener
 }
 
 // Transport serves an [http.Server], whose Handler is the server's whole
@@ -327,6 +330,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// ErrServerShutdown, which makes tusd close in-flight request bodies.
 	baseCtx, cancelBase := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancelBase(handler.ErrServerShutdown)
+	if s.cfg.WrapListener != nil {
+		ln = s.cfg.WrapListener(ln)
+	}
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,

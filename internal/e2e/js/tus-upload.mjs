@@ -22,6 +22,8 @@
 //   sourceBuffer      true: read the file into a Buffer and upload that (tus-js-client opens a
 //                     Buffer synchronously, so parallel partials are created in index order;
 //                     an fs.ReadStream is stat'ed per partial, which reorders them)
+//   warmup            n > 0: first send n concurrent OPTIONS requests to the endpoint over
+//                     keep-alive connections, so the upload's requests reuse open connections
 //   finalOrder        test hook with parallelUploads: a permutation of partial indexes; the
 //                     final's Upload-Concat lists the partial URLs in this order instead
 //
@@ -216,4 +218,20 @@ process.on('exit', () => {
   }
 });
 
-upload.start();
+async function warmup(n) {
+  const http = await import('node:http');
+  await Promise.all(Array.from({ length: n }, () => new Promise((resolve, reject) => {
+    const req = http.request(opts.endpoint, { method: 'OPTIONS', headers: { 'Tus-Resumable': '1.0.0' } }, (res) => {
+      res.resume();
+      res.on('end', resolve);
+    });
+    req.on('error', reject);
+    req.end();
+  })));
+}
+
+if (opts.warmup > 0) {
+  warmup(opts.warmup).then(() => upload.start(), (err) => finish({ ok: false, error: 'warmup: ' + err }));
+} else {
+  upload.start();
+}

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && (amd64 || arm64)
 
 package concatgroup
 
@@ -40,7 +40,7 @@ func (l *stampListener) Accept() (net.Conn, error) {
 	}); err != nil || serr != nil {
 		return c, nil
 	}
-	return &stampConn{TCPConn: tc, raw: raw, oob: make([]byte, syscall.CmsgSpace(16))}, nil
+	return &stampConn{TCPConn: tc, raw: raw, oob: make([]byte, 64)}, nil
 }
 
 // stampConn is a TCP connection whose reads note the kernel's receive
@@ -92,18 +92,25 @@ func (c *stampConn) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// note keeps the SCM_TIMESTAMPNS time from a control message.
+// note keeps the SCM_TIMESTAMPNS time from a control message, parsed in
+// place (no allocation per read): on 64-bit Linux a cmsghdr is len
+// (uint64), level and type (int32 each), followed by a timespec (two
+// int64).
 func (c *stampConn) note(oob []byte) {
-	msgs, err := syscall.ParseSocketControlMessage(oob)
-	if err != nil {
-		return
-	}
-	for _, m := range msgs {
-		if m.Header.Level == syscall.SOL_SOCKET && m.Header.Type == syscall.SCM_TIMESTAMPNS && len(m.Data) >= 16 {
-			sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
-			nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
-			c.last.Store(time.Unix(sec, nsec).UnixNano())
+	for len(oob) >= 32 {
+		n := int(binary.NativeEndian.Uint64(oob[0:8]))
+		level := int32(binary.NativeEndian.Uint32(oob[8:12]))
+		typ := int32(binary.NativeEndian.Uint32(oob[12:16]))
+		if n < 16 || n > len(oob) {
+			return
 		}
+		if level == syscall.SOL_SOCKET && typ == syscall.SCM_TIMESTAMPNS && n >= 32 {
+			sec := int64(binary.NativeEndian.Uint64(oob[16:24]))
+			nsec := int64(binary.NativeEndian.Uint64(oob[24:32]))
+			c.last.Store(time.Unix(sec, nsec).UnixNano())
+			return
+		}
+		oob = oob[(n+7)&^7:]
 	}
 }
 

@@ -47,7 +47,7 @@ func (s *Store) newFinal(ctx context.Context, info handler.FileInfo) (handler.Up
 		}
 		return nil, s.tusError("load group", err)
 	}
-	if st := string(m[fieldState]); st != groupReady {
+	if st := string(m[fieldState]); st != groupReady && st != groupDone {
 		return nil, ErrConcatGroupGone
 	}
 	cred := recs[0].cred
@@ -100,11 +100,8 @@ func (s *Store) loadPartials(ctx context.Context, ids []string) ([]*record, erro
 		if r.info.Group != recs0Group(recs, r) {
 			return nil, concatError("ERR_CONCAT_GROUPS", "the partial uploads belong to different groups (vodGroup): %s and %s", ids[0], id)
 		}
-		if !r.info.PartDone && !r.info.Finished {
+		if !r.info.PartDone && !r.info.Finished { // Finished: joined by an earlier final (a retry is answered again)
 			return nil, handler.ErrUploadNotFinished
-		}
-		if r.info.Finished {
-			return nil, ErrConcatGroupGone // already concatenated by another final
 		}
 		recs[i] = r
 	}
@@ -148,7 +145,10 @@ func sortedByBase(ids []string, recs []*record) ([]string, []*record) {
 // ConcatUploads completes the group's multipart upload with the parts of
 // the partial uploads, in order, checks the object's size and CRC-64 (the
 // partials' CRCs combined), and records the final upload, and its
-// partials, finished. The order and sizes were checked by newFinal.
+// partials, finished. The order and sizes were checked by newFinal. A
+// repeated final (a client retrying after a lost response) finds the
+// multipart upload completed and the object with the right size and CRC,
+// and is answered as the first.
 func (u *upload) ConcatUploads(ctx context.Context, partials []handler.Upload) error {
 	if !u.rec.info.Final {
 		return handler.ErrNotImplemented

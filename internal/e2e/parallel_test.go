@@ -76,11 +76,22 @@ func TestTusJSParallelUploads(t *testing.T) {
 				t.Errorf("VOD has %d new media, want exactly 1 (one CreateUploadVideo per group)", got)
 			}
 			s.checkUploaded(t, res.FinalMediaID, src)
-			h := headUpload(t, res.UploadURL)
-			if h.MediaID != res.FinalMediaID || h.Offset != itoa(tc.size) {
+			h := tusDo(t, http.MethodHead, res.UploadURL, nil, nil)
+			if h.Header.Get("Vod-Media-Id") != res.FinalMediaID || h.Header.Get("Upload-Offset") != itoa(tc.size) {
 				t.Errorf("HEAD of the final: status %d offset %q media %q, want offset %d media %q",
-					h.Status, h.Offset, h.MediaID, tc.size, res.FinalMediaID)
+					h.Status, h.Header.Get("Upload-Offset"), h.Header.Get("Vod-Media-Id"), tc.size, res.FinalMediaID)
 			}
+			// A client whose final response was lost sends the final again:
+			// it is answered as the first, with the same media.
+			concat := h.Header.Get("Upload-Concat")
+			if !strings.HasPrefix(concat, "final;") || len(strings.Fields(strings.TrimPrefix(concat, "final;"))) != 4 {
+				t.Fatalf("HEAD of the final: Upload-Concat %q, want final; and 4 partial URLs", concat)
+			}
+			again := tusDo(t, http.MethodPost, s.GW.Endpoint(), map[string]string{"Upload-Concat": concat}, nil)
+			if again.Status != http.StatusCreated || again.Header.Get("Vod-Media-Id") != res.FinalMediaID {
+				t.Errorf("repeated final: %d media %q %q, want 201 and media %q", again.Status, again.Header.Get("Vod-Media-Id"), again.Body, res.FinalMediaID)
+			}
+			s.checkUploaded(t, res.FinalMediaID, src)
 		})
 	}
 }

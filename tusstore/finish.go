@@ -18,6 +18,9 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 	if u.rec.info.Finished {
 		return nil
 	}
+	if u.rec.info.Partial {
+		return u.finishPartial(ctx)
+	}
 	if len(u.rec.parts) == 0 {
 		if err := u.finishPut(ctx); err != nil {
 			return u.s.tusError("finish", err)
@@ -225,6 +228,7 @@ func (u *upload) terminate(ctx context.Context, deleteMedia bool, state State) e
 		if err != nil && !noSuchUpload(err) {
 			return u.s.tusError("terminate", err)
 		}
+		u.s.groupAborted(ctx, &u.rec.info)
 	}
 	if deleteMedia {
 		if err := u.deleteMedia(ctx); err != nil {

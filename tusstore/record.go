@@ -45,6 +45,15 @@ type recordInfo struct {
 	Updated time.Time `json:"updated,omitempty"`
 	// Idem is the fingerprint of the creation an Idempotency-Key names.
 	Idem string `json:"idem,omitempty"`
+	// Parallel uploads (tus concatenation, see concat.go). Group is the
+	// group record's ID, for partial and final uploads.
+	Group    string   `json:"group,omitempty"`
+	Partial  bool     `json:"partial,omitempty"`
+	PartBase int      `json:"partBase,omitempty"` // a partial's first OSS part number
+	PartEnd  int      `json:"partEnd,omitempty"`  // one past a partial's last OSS part number
+	PartDone bool     `json:"partDone,omitempty"` // every byte of the partial is in a recorded part
+	Final    bool     `json:"final,omitempty"`
+	Partials []string `json:"partials,omitempty"` // a final upload's partial uploads, in order
 }
 
 // recordCred is the upload credential VOD issued.

@@ -132,6 +132,10 @@ type Config struct {
 	// UploadPart", "oss CompleteMultipartUpload", ...) below the request's
 	// span. If nil, OSS calls are not wrapped at all.
 	TracerProvider trace.TracerProvider
+	// Groups, if set, enables parallel uploads (tus concatenation with
+	// the vodGroup metadata key, see concat.go): it numbers the partial
+	// uploads of a group in arrival order.
+	Groups Groups
 }
 
 func (c *Config) setDefaults() {
@@ -239,6 +243,9 @@ func (s *Store) UseIn(c *handler.StoreComposer) {
 	c.UseCore(s)
 	c.UseTerminater(s)
 	c.UseLengthDeferrer(s)
+	if s.cfg.Groups != nil {
+		c.UseConcater(s)
+	}
 }
 
 // AsTerminatableUpload implements [handler.TerminaterDataStore].
@@ -259,6 +266,9 @@ func (s *Store) AsLengthDeclarableUpload(u handler.Upload) handler.LengthDeclara
 // taking its lock: its empty object is written here, and the record is
 // created finished. Invalid metadata gets a 400 naming the problem.
 func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.Upload, error) {
+	if info.IsPartial || info.IsFinal {
+		return s.newConcatUpload(ctx, info)
+	}
 	if !info.SizeIsDeferred && info.Size > s.cfg.MaxSize {
 		return nil, handler.ErrMaxSizeExceeded
 	}

@@ -25,6 +25,9 @@ type upload struct {
 	fenceToken int64
 	fenced     bool
 	held       *heldWrites // record writes of a checked body (see WithBodyCheck)
+	// unfenced: the record is written without a lock (a final upload,
+	// written only by the request that creates it; see concat.go).
+	unfenced bool
 }
 
 var (
@@ -43,7 +46,7 @@ var (
 // request fails with the finish's error, and no client is told that an
 // unfinished upload is complete.
 func (u *upload) GetInfo(ctx context.Context) (handler.FileInfo, error) {
-	if i := u.rec.info; !i.Finished && !i.SizeIsDeferred && u.rec.offset() == i.Size {
+	if i := u.rec.info; !i.Finished && !i.PartDone && !i.SizeIsDeferred && u.rec.offset() == i.Size {
 		u.s.log.InfoContext(ctx, "FinishRetried", "id", u.id, "mediaId", i.MediaID)
 		if err := u.FinishUpload(ctx); err != nil {
 			return handler.FileInfo{}, err
@@ -56,6 +59,9 @@ func (u *upload) GetInfo(ctx context.Context) (handler.FileInfo, error) {
 		SizeIsDeferred: i.SizeIsDeferred,
 		Offset:         u.rec.offset(),
 		MetaData:       i.MetaData,
+		IsPartial:      i.Partial,
+		IsFinal:        i.Final,
+		PartialUploads: i.Partials,
 		Storage: map[string]string{
 			"Type": "vod", "MediaId": i.MediaID, "MediaType": i.MediaType,
 			"Bucket": i.Bucket, "Key": i.Key,
@@ -223,13 +229,16 @@ func (p *pipeline) wait() error {
 func (u *upload) wholeInBody(used int, start, bodyEnd int64) bool {
 	i := u.rec.info
 	rest := i.Size - start
-	return !i.SizeIsDeferred && used == 0 && len(u.rec.parts) == 0 && bodyEnd == i.Size &&
+	return !i.SizeIsDeferred && !i.Partial && used == 0 && len(u.rec.parts) == 0 && bodyEnd == i.Size &&
 		rest >= u.s.cfg.MinPartSize && rest <= u.partSize(used, start)
 }
 
 // partSize is the size of this upload's part that starts at byte start
 // after used parts (see [Store.partSizeFor]).
 func (u *upload) partSize(used int, start int64) int64 {
+	if u.rec.info.Partial {
+		return u.partialPartSize(used, start)
+	}
 	return u.s.partSizeFor(u.rec.info.Size, u.rec.info.SizeIsDeferred, used, start)
 }
 
@@ -276,11 +285,11 @@ func (u *upload) persistRemainder(ctx context.Context, buf *partBuf) error {
 	rest := u.rec.info.Size - u.rec.partBytes() - buf.n
 	fits := used < MaxParts-100
 	if !u.rec.info.SizeIsDeferred {
-		left := int64(MaxParts - used)
+		left := int64(u.partLimit() - 1 - used)
 		fits = rest == 0 || (left > 0 && (rest+left-1)/left <= MaxPartSize)
 	}
 	last := !u.rec.info.SizeIsDeferred && rest == 0 // the last part may be any size
-	if last && len(u.rec.parts) == 0 {
+	if last && len(u.rec.parts) == 0 && !u.rec.info.Partial {
 		// All of the upload is in buf (it starts with the tail): one
 		// PutObject writes the object now. Should that fail, bytes too few
 		// for a part are kept as the tail below and FinishUpload puts them
@@ -289,7 +298,7 @@ func (u *upload) persistRemainder(ctx context.Context, buf *partBuf) error {
 		if err == nil || buf.n >= u.s.cfg.MinPartSize {
 			return err
 		}
-	} else if last || (buf.n >= u.s.cfg.MinPartSize && fits) {
+	} else if last || (buf.n >= u.s.cfg.MinPartSize && fits && !u.strands(rest)) {
 		return u.commitPart(ctx, buf)
 	}
 	tail := buf.bytes()
@@ -307,8 +316,8 @@ func (u *upload) persistRemainder(ctx context.Context, buf *partBuf) error {
 // initiates its OSS multipart upload (see initiate).
 func (u *upload) commitPart(ctx context.Context, buf *partBuf) error {
 	n := u.rec.nextPart()
-	if n > MaxParts {
-		return fmt.Errorf("tusstore: upload %s used all %d part numbers: %w", u.id, MaxParts, errTooLarge)
+	if n >= u.partLimit() {
+		return fmt.Errorf("tusstore: upload %s used all its part numbers (below %d): %w", u.id, u.partLimit(), errTooLarge)
 	}
 	reserve := map[string][]byte{fieldNext: []byte(strconv.Itoa(n + 1))}
 	if u.rec.info.OSSUploadID == "" {
@@ -383,7 +392,7 @@ func (u *upload) holdToken() {
 // one than this request's.
 func (u *upload) token(ctx context.Context) (key string, token int64, err error) {
 	f := u.s.cfg.Fencer
-	if f == nil {
+	if f == nil || u.unfenced {
 		return "", 0, nil
 	}
 	k, t, ok := f.Fence(u.id)

@@ -20,6 +20,7 @@ import (
 	"github.com/vodgate/vodgate/internal/acme"
 	"github.com/vodgate/vodgate/internal/auth"
 	"github.com/vodgate/vodgate/internal/checksum"
+	"github.com/vodgate/vodgate/internal/concatgroup"
 	"github.com/vodgate/vodgate/internal/devstack"
 	"github.com/vodgate/vodgate/internal/edge"
 	"github.com/vodgate/vodgate/internal/redisstate"
@@ -144,6 +145,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		return nil, err
 	}
 	var store *tusstore.Store
+	groups := concatgroup.New(rdb, cfg.RedisPrefix+":concat", 0)
 	outbox := buildOutbox(cfg, rdb)
 	catalog, err := newCatalog(cfg, rdb, &store, outbox, logger)
 	if err != nil {
@@ -162,6 +164,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		OSSEndpoint:            cfg.OSSEndpoint, OSSAccelerate: accelerateEndpoint(cfg.OSSAccelerate), OSSAuthV4: cfg.OSSAuthV4, OSSRegion: cfg.VODRegion,
 		OSSTimeout: cfg.OSSTimeout, OSSAttempts: cfg.OSSAttempts,
 		Logger: logger, TracerProvider: tp,
+		Groups: groups,
 	})
 	if err != nil {
 		return nil, err
@@ -220,6 +223,8 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		annotate = tracing.Annotate(auth.OwnerOf)
 		outer = func(h http.Handler) http.Handler { return tr.Middleware(cfg.BasePath, h) }
 	}
+	traced := outer
+	outer = func(h http.Handler) http.Handler { return groups.Middleware(traced(h)) } // partials numbered on arrival
 	ecfg := edge.Config{CertFile: cfg.TLSCertFile, KeyFile: cfg.TLSKeyFile, H2C: cfg.H2C, HTTP3: cfg.HTTP3, Logger: logger}
 	if len(cfg.ACMEDomains) > 0 {
 		var st acme.Storage = acme.NewRedisStorage(rdb, cfg.RedisPrefix+":acme")
@@ -266,6 +271,8 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		Logger:            logger,
 		Routes:            routes,
 		Outer:             outer,
+		ConnContext:       groups.ConnContext,
+		WrapListener:      groups.Listener,
 		Transport:         a.edge,
 		ResumableUploads:  cfg.ResumableUploads,
 		DraftMetadata: func(h http.Header, derived handler.MetaData) handler.MetaData {

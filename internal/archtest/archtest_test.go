@@ -59,6 +59,7 @@ const (
 	acmePkg    = mod + "/internal/acme"
 	checksum   = mod + "/internal/checksum"
 	resumable  = mod + "/internal/resumable"
+	concatgrp  = mod + "/internal/concatgroup"
 )
 
 // forbid says that packages under pkg must not depend on anything under the
@@ -149,6 +150,8 @@ var forbidden = []forbid{
 	{pkg: resumable, deny: []string{cmd, server, auth, limits, devstack, tusstore, vodbridge, locker, redisstate, goRedis,
 		aliyunOSS, aliyunVOD, aliyunCreds, osstest, vodtest},
 		why: "the IETF draft layer is HTTP middleware in front of tusd; upload state comes in through its Uploads interface"},
+	{pkg: concatgrp, deny: []string{mod + "/cmd", mod + "/internal", tusstore, vodbridge, locker, tusd, aliyunOSS, aliyunVOD, aliyunCreds},
+		why: "the concatenation sequencer numbers partial creations on arrival (a ticket, then a Redis INCR); tusstore calls it through its Groups interface"},
 	{pkg: e2e, deny: []string{cmd, server, devstack, redisstate, tusstore, vodbridge, locker, auth, limits}, direct: true,
 		why: "end-to-end tests drive the built binary; of the module they use only the simulators and testenv"},
 }
@@ -199,6 +202,8 @@ var restricted = []onlyFrom{
 		why: "the checksum middleware is wired into the tus chain in cmd/gateway"},
 	{target: limits, allow: []string{cmd},
 		why: "limits are wired around the tus handler in cmd/gateway"},
+	{target: concatgrp, allow: []string{cmd},
+		why: "the sequencer is wired in cmd/gateway: its middleware outermost, its Join handed to tusstore as Groups"},
 	{target: edge, allow: []string{cmd},
 		why: "the edge is wired in cmd/gateway as the server's Transport"},
 	{target: resumable, allow: []string{cmd},

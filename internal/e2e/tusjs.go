@@ -28,7 +28,12 @@ type tusOptions struct {
 	UploadDataDuringCreation bool              `json:"uploadDataDuringCreation,omitempty"`
 	// Protocol is tus-js-client's protocol option: "" (tus-v1),
 	// "ietf-draft-03" (interop 5) or "ietf-draft-05" (interop 6).
-	Protocol string `json:"protocol,omitempty"`
+	Protocol            string            `json:"protocol,omitempty"`
+	ParallelUploads     int               `json:"parallelUploads,omitempty"`
+	MetadataForPartials map[string]string `json:"metadataForPartialUploads,omitempty"`
+	FinalOrder          []int             `json:"finalOrder,omitempty"`
+	SourceBuffer        bool              `json:"sourceBuffer,omitempty"`
+	Warmup              int               `json:"warmup,omitempty"`
 }
 
 // tusRequest is one request/response the client saw.

@@ -132,6 +132,13 @@ type Config struct {
 	// derived from it (filename, filetype). It runs before
 	// CheckClientMetadata, which then sees its result.
 	DraftMetadata func(h http.Header, derived handler.MetaData) handler.MetaData
+	// ConnContext, if set, is the http.Server's ConnContext: it is called
+	// in the accept loop, in the order connections are accepted (the
+	// parallel-upload sequencer numbers connections there).
+	ConnContext func(ctx context.Context, c net.Conn) context.Context
+	// WrapListener, if set, wraps the listener Serve is given (the
+	// parallel-upload sequencer notes the kernel's receive time of reads).
+	WrapListener func(net.Listener) net.Listener
 }
 
 // Transport serves an [http.Server], whose Handler is the server's whole
@@ -210,7 +217,7 @@ func New(cfg Config) (*Server, error) {
 		BasePath:                         cfg.BasePath,
 		MaxSize:                          cfg.MaxSize,
 		DisableDownload:                  true,
-		DisableConcatenation:             true,
+		DisableConcatenation:             !cfg.StoreComposer.UsesConcater, // parallel uploads: tusstore/concat.go
 		Cors:                             cors,
 		RespectForwardedHeaders:          cfg.BehindProxy,
 		GracefulRequestCompletionTimeout: cfg.RequestCompletionTimeout,
@@ -338,6 +345,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// ErrServerShutdown, which makes tusd close in-flight request bodies.
 	baseCtx, cancelBase := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancelBase(handler.ErrServerShutdown)
+	if s.cfg.WrapListener != nil {
+		ln = s.cfg.WrapListener(ln)
+	}
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
@@ -345,6 +355,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 		ConnState:         s.connState,
+		ConnContext:       s.cfg.ConnContext,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	srv.RegisterOnShutdown(func() { cancelBase(handler.ErrServerShutdown) })

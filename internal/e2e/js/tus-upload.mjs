@@ -17,6 +17,15 @@
 //                     that PATCH and on every later request; any other line just resumes
 //   uploadDataDuringCreation  tus-js-client option of the same name
 //   headers           extra request headers
+//   parallelUploads   tus-js-client option of the same name (partial uploads + a final)
+//   metadataForPartialUploads  tus-js-client option of the same name
+//   sourceBuffer      true: read the file into a Buffer and upload that (tus-js-client opens a
+//                     Buffer synchronously, so parallel partials are created in index order;
+//                     an fs.ReadStream is stat'ed per partial, which reorders them)
+//   warmup            n > 0: first send n concurrent OPTIONS requests to the endpoint over
+//                     keep-alive connections, so the upload's requests reuse open connections
+//   finalOrder        test hook with parallelUploads: a permutation of partial indexes; the
+//                     final's Upload-Concat lists the partial URLs in this order instead
 //
 // Output: one JSON object per line on stdout. Events while running:
 //   {"event":"paused","patch":n,"offset":o,"uploadUrl":u}
@@ -98,7 +107,9 @@ function methodOf(req) {
 }
 
 let source;
-if (opts.deferred) {
+if (opts.sourceBuffer) {
+  source = fs.readFileSync(opts.file);
+} else if (opts.deferred) {
   // A plain Readable (not an fs.ReadStream) has no known size.
   source = fs.createReadStream(opts.file).pipe(new PassThrough());
 } else {
@@ -138,8 +149,15 @@ const upload = new tus.Upload(source, {
   ...(opts.protocol ? { protocol: opts.protocol } : {}),
   storeFingerprintForResuming: false,
   removeFingerprintOnSuccess: false,
+  ...(opts.parallelUploads ? { parallelUploads: opts.parallelUploads } : {}),
+  ...(opts.metadataForPartialUploads ? { metadataForPartialUploads: opts.metadataForPartialUploads } : {}),
   async onBeforeRequest(req) {
     applyHeaders(req);
+    const concat = req.getHeader('Upload-Concat');
+    if (opts.finalOrder && concat && concat.startsWith('final;')) {
+      const urls = concat.slice('final;'.length).split(' ');
+      req.setHeader('Upload-Concat', 'final;' + opts.finalOrder.map((i) => urls[i]).join(' '));
+    }
     if (methodOf(req) !== 'PATCH') return;
     patchCount++;
     if (pauses.has(patchCount)) {
@@ -201,4 +219,20 @@ process.on('exit', () => {
   }
 });
 
-upload.start();
+async function warmup(n) {
+  const http = await import('node:http');
+  await Promise.all(Array.from({ length: n }, () => new Promise((resolve, reject) => {
+    const req = http.request(opts.endpoint, { method: 'OPTIONS', headers: { 'Tus-Resumable': '1.0.0' } }, (res) => {
+      res.resume();
+      res.on('end', resolve);
+    });
+    req.on('error', reject);
+    req.end();
+  })));
+}
+
+if (opts.warmup > 0) {
+  warmup(opts.warmup).then(() => upload.start(), (err) => finish({ ok: false, error: 'warmup: ' + err }));
+} else {
+  upload.start();
+}

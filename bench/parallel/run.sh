@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Parallel-upload benchmark: tus-js-client (Node) -> gateway -dev (in-process
+# OSS/VOD simulators + embedded Redis). Uploads one file as a single stream
+# (one PATCH) and with parallelUploads (tus concatenation into one VOD media),
+# checks that the simulated OSS object has the source's SHA-256 and that the
+# VOD simulator made one media per upload, and prints a markdown table.
+#
+#   bash bench/parallel/run.sh                  # 1 GiB, single stream and 4 partials
+#   bash bench/parallel/run.sh --size-mib 256   # another size
+#   bash bench/parallel/run.sh --parallel 8     # another partial count
+#   bash bench/parallel/run.sh --smoke          # 4 MiB
+#
+# Environment: GATEWAY_BIN (skip the build), BENCH_OUT (also write the table
+# to this file), BENCH_KEEP=1 (keep the scratch dir with the logs).
+#
+# Both cases read the source into a Buffer first (tus-js-client opens a
+# Buffer synchronously, so its partials are created in index order; see the
+# README's "Parallel uploads" section), so the figures compare the same
+# client work.
+set -euo pipefail
+
+size_mib=1024
+parallel=4
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--smoke) size_mib=4 ;;
+	--size-mib) size_mib="$2"; shift ;;
+	--parallel) parallel="$2"; shift ;;
+	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+tusjs="$root/internal/e2e/js/tus-upload.mjs"
+
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/vodgate-bench-par.XXXXXX")"
+gw_pid=""
+cleanup() {
+	local rc=$?
+	if [ -n "$gw_pid" ] && kill -0 "$gw_pid" 2>/dev/null; then
+		kill -TERM "$gw_pid" 2>/dev/null || true
+		wait "$gw_pid" 2>/dev/null || true
+	fi
+	if [ "$rc" != 0 ]; then
+		for f in "$tmp"/gateway-*.log; do
+			[ -f "$f" ] || continue
+			echo "--- $f (tail) ---" >&2
+			tail -n 30 "$f" >&2 || true
+		done
+	fi
+	if [ "${BENCH_KEEP:-}" = 1 ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+
+command -v node >/dev/null || die "node not found"
+[ -f node_modules/tus-js-client/package.json ] || npm ci --no-audit --no-fund --loglevel=error >/dev/null
+
+bin="${GATEWAY_BIN:-}"
+if [ -z "$bin" ]; then
+	echo "building gateway..." >&2
+	go build -o "$tmp/gateway" ./cmd/gateway
+	bin="$tmp/gateway"
+fi
+
+free_port() {
+	node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+http_status() {
+	node -e 'fetch(process.argv[1]).then(r=>console.log(r.status),()=>console.log("000"))' "$1"
+}
+
+src="$tmp/source.bin"
+echo "generating ${size_mib} MiB of random data..." >&2
+head -c "$((size_mib * 1048576))" /dev/urandom >"$src"
+src_sha="$(sha256sum "$src" | cut -d' ' -f1)"
+
+rows=()
+
+# run_case NAME PARALLEL (1 = single stream)
+run_case() {
+	local name="$1" par="$2"
+	local port oss_port vod_port redis_port data log
+	port="$(free_port)"
+	oss_port="$(free_port)"
+	vod_port="$(free_port)"
+	redis_port="$(free_port)"
+	data="$tmp/devdata-$par"
+	log="$tmp/gateway-$par.log"
+	mkdir -p "$data"
+	VODGATE_LISTEN="127.0.0.1:$port" VODGATE_DEV_DATA_DIR="$data" \
+		VODGATE_DEV_OSS_LISTEN="127.0.0.1:$oss_port" VODGATE_DEV_VOD_LISTEN="127.0.0.1:$vod_port" \
+		VODGATE_DEV_REDIS_LISTEN="127.0.0.1:$redis_port" VODGATE_LOG_LEVEL=warn \
+		"$bin" -dev >"$log" 2>&1 &
+	gw_pid=$!
+	local i
+	for i in $(seq 1 200); do
+		[ "$(http_status "http://127.0.0.1:$port/readyz")" = 200 ] && break
+		kill -0 "$gw_pid" 2>/dev/null || die "gateway -dev exited early (see $log)"
+		sleep 0.1
+	done
+	[ "$(http_status "http://127.0.0.1:$port/readyz")" = 200 ] || die "gateway -dev not ready on :$port"
+
+	local opts out
+	opts="$(node -e 'const [e,f,p]=process.argv.slice(1);const m={filename:"bench.mp4",title:"bench"};
+const o={endpoint:e,file:f,sourceBuffer:true,metadata:m,retryDelays:[]};
+if(+p>1){o.parallelUploads=+p;o.metadataForPartialUploads={...m,vodGroup:"bench-"+Date.now()}}
+console.log(JSON.stringify(o))' "http://127.0.0.1:$port/files/" "$src" "$par")"
+	out="$(node "$tusjs" "$opts" | tail -n 1)" || die "upload $name failed: $out"
+
+	local hwm_kb
+	hwm_kb="$(awk '/^VmHWM:/{print $2}' "/proc/$gw_pid/status")"
+	local objects
+	objects="$(node -e 'fetch(process.argv[1]).then(r=>r.text()).then(t=>console.log(t),e=>{console.error(e);process.exit(1)})' \
+		"http://127.0.0.1:$oss_port/_sim/objects")"
+	grep -Eq "\"sha256\": *\"$src_sha\"" <<<"$objects" || die "upload $name: no object with the source's SHA-256 in the simulator: $objects"
+	local nobj
+	nobj="$(grep -Eo '"sha256"' <<<"$objects" | wc -l)"
+	[ "$nobj" = 1 ] || die "upload $name: $nobj objects in the simulator, want 1"
+
+	kill -TERM "$gw_pid" 2>/dev/null || true
+	wait "$gw_pid" 2>/dev/null || true
+	gw_pid=""
+	rm -rf "$data"
+
+	local ms
+	ms="$(node -e 'const r=JSON.parse(process.argv[1]);if(!r.ok){console.error(r.error);process.exit(1)}console.log(r.ms)' "$out")" \
+		|| die "upload $name failed: $out"
+	rows+=("$(awk -v n="$name" -v s="$size_mib" -v ms="$ms" -v h="$hwm_kb" 'BEGIN{
+		sec = ms / 1000; if (sec <= 0) sec = 0.001
+		printf "| %s | %d | %.2f | %.1f | %.1f |", n, s, sec, s / sec, h / 1024 }')")
+}
+
+run_case "single stream (one PATCH)" 1
+run_case "parallelUploads: $parallel" "$parallel"
+
+table="$(
+	echo "| upload | MiB | seconds | MiB/s | gateway peak RSS (MiB) |"
+	echo "|---|---:|---:|---:|---:|"
+	printf '%s\n' "${rows[@]}"
+	echo
+	echo "gateway -dev at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), tus-js-client $(node -p 'require("./node_modules/tus-js-client/package.json").version'), node $(node --version), $(nproc) CPUs, $(uname -sr)"
+)"
+echo "$table"
+if [ -n "${BENCH_OUT:-}" ]; then echo "$table" >"$BENCH_OUT"; fi

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/tus/tusd/v2/pkg/handler"
@@ -22,34 +21,33 @@ var errBusy = errors.New("tusstore: buffer budget exhausted")
 
 // budget is a counting semaphore of blocks shared by all uploads, so that
 // load beyond it becomes 503 instead of memory growth.
+// Its blocks come from an arena of exactly the budget (see arena).
 type budget struct {
 	slots chan struct{}
-	pool  sync.Pool
+	arena *arena
 	wait  time.Duration
 }
 
-func newBudget(bytes int64, wait time.Duration) *budget {
+func newBudget(bytes int64, wait time.Duration, prefault bool) *budget {
 	n := bytes / blockSize
 	if n < 2 {
 		n = 2
 	}
-	b := &budget{slots: make(chan struct{}, n), wait: wait}
-	b.pool.New = func() any { return new([blockSize]byte) }
-	return b
+	return &budget{slots: make(chan struct{}, n), arena: newArena(int(n), prefault), wait: wait}
 }
 
 // get charges one block to the budget, waiting at most b.wait.
 func (b *budget) get(ctx context.Context) (*[blockSize]byte, error) {
 	select {
 	case b.slots <- struct{}{}:
-		return b.pool.Get().(*[blockSize]byte), nil
+		return b.arena.take(), nil
 	default:
 	}
 	t := time.NewTimer(b.wait)
 	defer t.Stop()
 	select {
 	case b.slots <- struct{}{}:
-		return b.pool.Get().(*[blockSize]byte), nil
+		return b.arena.take(), nil
 	case <-t.C:
 		return nil, errBusy
 	case <-ctx.Done():
@@ -58,7 +56,7 @@ func (b *budget) get(ctx context.Context) (*[blockSize]byte, error) {
 }
 
 func (b *budget) put(blk *[blockSize]byte) {
-	b.pool.Put(blk)
+	b.arena.give(blk)
 	<-b.slots
 }
 

@@ -73,7 +73,7 @@ func TestPartSize(t *testing.T) {
 }
 
 func TestPartBuf(t *testing.T) {
-	s := &Store{budget: newBudget(4*blockSize, 10*time.Millisecond), crcTable: newCRCTable()}
+	s := &Store{budget: newBudget(4*blockSize, 10*time.Millisecond, false), crcTable: newCRCTable()}
 	data := make([]byte, 2*blockSize+123)
 	for i := range data {
 		data[i] = byte(i * 7)

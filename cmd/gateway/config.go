@@ -172,6 +172,10 @@ type Config struct {
 	ACMECA         string `yaml:"acme-ca" usage:"ACME directory URL"`
 	ACMECARootFile string `yaml:"acme-ca-root-file" usage:"PEM roots trusted for the ACME CA's own HTTPS API (a private CA); empty: the system roots"`
 	ACMEStorage    string `yaml:"acme-storage" usage:"where ACME certificates, keys and locks live: redis (the gateway's Redis, shared by all instances) or a directory"`
+
+	// Buffer memory and parallel parts (tusstore; README "Memory and parallel parts").
+	BufferPrefault   bool `yaml:"buffer-prefault" usage:"touch all of buffer-budget's memory at start, so no upload pays first-touch page faults (the gateway then keeps buffer-budget resident)"`
+	OSSParallelParts int  `yaml:"oss-parallel-parts" usage:"parts of one upload in flight to OSS at once, while the buffer budget has room"`
 }
 
 // Defaults not owned by a library package.
@@ -217,6 +221,8 @@ func DefaultConfig() Config {
 		OSSAuthV4:   true,
 		OSSTimeout:  tusstore.DefaultOSSTimeout,
 		OSSAttempts: tusstore.DefaultOSSAttempts,
+
+		OSSParallelParts: tusstore.DefaultOSSParallelParts,
 
 		PartSize:      tusstore.DefaultPartSize,
 		BufferBudget:  tusstore.DefaultBufferBudget,

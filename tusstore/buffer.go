@@ -60,6 +60,13 @@ func (b *budget) put(blk *[blockSize]byte) {
 	<-b.slots
 }
 
+// room reports whether a request may take one more part buffer of size
+// beyond the two it is sure of: the budget has room for it and for two
+// more such buffers of other requests.
+func (b *budget) room(size int64) bool {
+	return int64(cap(b.slots)-len(b.slots))*blockSize >= 3*size
+}
+
 // inUse is the number of bytes currently charged.
 func (b *budget) inUse() int64 { return int64(len(b.slots)) * blockSize }
 
@@ -73,6 +80,8 @@ type partBuf struct {
 	crc    uint64
 	st     *stream // set while the buffer is sent to OSS as it fills
 	whole  bool    // the buffer is all of the upload, sent with one PutObject
+	start  int64   // the upload offset of its first byte
+	tailed bool    // it starts with the record's tail
 }
 
 func (s *Store) newPartBuf() *partBuf { return &partBuf{b: s.budget, table: s.crcTable} }
@@ -177,7 +186,7 @@ func (p *partBuf) release() {
 	for _, blk := range p.blocks {
 		p.b.put(blk)
 	}
-	p.blocks, p.n, p.crc, p.st, p.whole = nil, 0, 0, nil, false
+	p.blocks, p.n, p.crc, p.st, p.whole, p.start, p.tailed = nil, 0, 0, nil, false, 0, false
 }
 
 // wholeBody is the buffer as the body of a PutObject; while the buffer

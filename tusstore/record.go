@@ -73,18 +73,21 @@ func (c *recordCred) refreshAt(beforeEnd time.Duration) time.Time {
 	return c.Expires.Add(-beforeEnd)
 }
 
-// part is one OSS part recorded as durable.
+// part is one OSS part recorded as durable. Start is the upload offset of
+// its first byte, or -1 in a record written before parts carried it (such
+// parts were recorded strictly in order, so each follows the one before).
 type part struct {
 	Number int
 	ETag   string
 	Size   int64
 	CRC    uint64
+	Start  int64
 }
 
 func (p part) field() string { return partField + strconv.Itoa(p.Number) }
 
 func (p part) value() []byte {
-	return []byte(fmt.Sprintf("%s %d %d", p.ETag, p.Size, p.CRC))
+	return []byte(fmt.Sprintf("%s %d %d %d", p.ETag, p.Size, p.CRC, p.Start))
 }
 
 func parsePart(field string, v []byte) (part, error) {
@@ -93,27 +96,45 @@ func parsePart(field string, v []byte) (part, error) {
 		return part{}, fmt.Errorf("tusstore: bad part field %q: %w", field, err)
 	}
 	f := strings.Fields(string(v))
-	if len(f) != 3 {
+	if len(f) != 3 && len(f) != 4 {
 		return part{}, fmt.Errorf("tusstore: bad part %d record %q", n, v)
 	}
 	size, err1 := strconv.ParseInt(f[1], 10, 64)
 	crc, err2 := strconv.ParseUint(f[2], 10, 64)
-	if err1 != nil || err2 != nil {
+	start, err3 := int64(-1), error(nil)
+	if len(f) == 4 {
+		start, err3 = strconv.ParseInt(f[3], 10, 64)
+	}
+	if err1 != nil || err2 != nil || err3 != nil || start < -1 {
 		return part{}, fmt.Errorf("tusstore: bad part %d record %q", n, v)
 	}
-	return part{Number: n, ETag: f[0], Size: size, CRC: crc}, nil
+	return part{Number: n, ETag: f[0], Size: size, CRC: crc, Start: start}, nil
 }
 
 // record is an upload record as loaded from Records.
+//
+// Parts may be acknowledged by OSS, and recorded, out of order (several
+// are in flight at once), but only the longest prefix counts: parts holds
+// the recorded parts that follow one another from byte 0 without a gap,
+// ascending by number; ahead holds parts recorded beyond a gap, which
+// count (move to parts) once the gap is filled. A record loaded with parts
+// beyond a gap (the writer died before the gap was filled) drops them:
+// they are never counted nor listed at Complete, their fields are deleted
+// by the next part write (dropped), and their numbers are never reused.
 type record struct {
 	info  recordInfo
 	cred  recordCred
-	parts []part // ascending by Number
+	parts []part // the durable prefix, ascending by Number and Start
+	ahead []part // recorded beyond a gap in this process, ascending by Start
 	tail  []byte
 	// next is the lowest part number no writer has reserved. Numbers are
 	// reserved (a fenced write) before a part is uploaded, so a stale
 	// writer can never overwrite, in OSS, a part another writer recorded.
 	next int
+	// dropped are the fields of parts loaded beyond a gap.
+	dropped []string
+	// top is the highest part number recorded or dropped.
+	top int
 }
 
 // offset is the number of durable bytes: recorded parts plus the tail, or
@@ -126,7 +147,15 @@ func (r *record) offset() int64 {
 	return r.partBytes() + int64(len(r.tail))
 }
 
+// partBytes is the size of the durable prefix of parts.
 func (r *record) partBytes() int64 {
+	if len(r.parts) == 0 {
+		return 0
+	}
+	last := r.parts[len(r.parts)-1]
+	if last.Start >= 0 {
+		return last.Start + last.Size
+	}
 	var n int64
 	for _, p := range r.parts {
 		n += p.Size
@@ -137,11 +166,69 @@ func (r *record) partBytes() int64 {
 // nextPart is the number of the next part to reserve: above every
 // recorded part and every reservation.
 func (r *record) nextPart() int {
-	n := max(r.next, 1)
+	n := max(r.next, 1, r.top+1)
 	if len(r.parts) > 0 {
 		n = max(n, r.parts[len(r.parts)-1].Number+1)
 	}
 	return n
+}
+
+// addPart adds a part OSS acknowledged and the record now holds: to the
+// prefix if it starts where the prefix ends (then also every part ahead
+// that the prefix now reaches), else ahead of the gap.
+func (r *record) addPart(p part) {
+	r.top = max(r.top, p.Number)
+	if p.Start != r.partBytes() {
+		i := sort.Search(len(r.ahead), func(i int) bool { return r.ahead[i].Start > p.Start })
+		r.ahead = append(r.ahead, part{})
+		copy(r.ahead[i+1:], r.ahead[i:])
+		r.ahead[i] = p
+		return
+	}
+	r.parts = append(r.parts, p)
+	for len(r.ahead) > 0 && r.ahead[0].Start == r.partBytes() {
+		r.parts = append(r.parts, r.ahead[0])
+		r.ahead = r.ahead[1:]
+	}
+}
+
+// offsetWith is the durable offset once p is added (tailed: p consumes
+// the tail), without adding it.
+func (r *record) offsetWith(p part, tailed bool) int64 {
+	end, tail := r.partBytes(), int64(len(r.tail))
+	if p.Start != end {
+		return end + tail // beyond a gap: nothing more counts yet
+	}
+	if tailed {
+		tail = 0
+	}
+	end += p.Size
+	for _, a := range r.ahead {
+		if a.Start == end {
+			end += a.Size
+		} else if a.Start > end {
+			break
+		}
+	}
+	return end + tail
+}
+
+// prefix keeps in parts (sorted by number) only those that follow one
+// another from byte 0, and notes the others as dropped.
+func (r *record) prefix() {
+	sort.Slice(r.parts, func(i, j int) bool { return r.parts[i].Number < r.parts[j].Number })
+	kept := r.parts[:0]
+	var end int64
+	for _, p := range r.parts {
+		r.top = max(r.top, p.Number)
+		if p.Start >= 0 && p.Start != end {
+			r.dropped = append(r.dropped, p.field())
+			continue
+		}
+		kept = append(kept, p)
+		end += p.Size
+	}
+	r.parts = kept
 }
 
 // crc is the CRC-64/ECMA of all recorded parts in order.
@@ -205,7 +292,7 @@ func decodeRecord(m map[string][]byte) (*record, error) {
 		}
 		r.parts = append(r.parts, p)
 	}
-	sort.Slice(r.parts, func(i, j int) bool { return r.parts[i].Number < r.parts[j].Number })
+	r.prefix()
 	return r, nil
 }
 

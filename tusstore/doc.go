@@ -11,8 +11,8 @@
 //	tus upload ID (128-bit random hex)
 //	  └─ record in Records (see internal/redisstate): media ID and type,
 //	     OSS endpoint/bucket/key, OSS uploadId (empty until the first
-//	     part), credential, recorded parts {number, ETag, size, CRC-64},
-//	     and the tail
+//	     part), credential, recorded parts {number, ETag, size, CRC-64,
+//	     start offset}, and the tail
 //	VOD media (VideoId / ImageId / MediaId) ── OSS object <bucket>/<key>
 //
 // No local disk is used, so any instance sharing the records can continue

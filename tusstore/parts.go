@@ -224,7 +224,9 @@ func (u *upload) recordPart(ctx context.Context, pt part, tailed bool) error {
 	if tailed && len(u.rec.tail) > 0 {
 		del = append(del, fieldTail)
 	}
-	if err := u.save(ctx, map[string][]byte{pt.field(): pt.value(), fieldInfo: u.touch(u.rec.offsetWith(pt, tailed))}, del); err != nil {
+	set := pt.fields()
+	set[fieldInfo] = u.touch(u.rec.offsetWith(pt, tailed))
+	if err := u.save(ctx, set, del); err != nil {
 		return err
 	}
 	u.rec.addPart(pt)

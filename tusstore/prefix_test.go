@@ -35,14 +35,14 @@ func TestRecordLoadCountsOnlyThePrefix(t *testing.T) {
 		wantNext   int
 	}{
 		{"in order", []part{pt(1, 0, 10), pt(2, 10, 10), pt(3, 20, 5)}, "", []int{1, 2, 3}, nil, 25, 4},
-		{"gap drops the parts beyond it", []part{pt(1, 0, 10), pt(2, 10, 10), pt(4, 30, 10), pt(5, 40, 10)}, "", []int{1, 2}, []string{"p:4", "p:5"}, 20, 6},
-		{"gap with a tail after the prefix", []part{pt(1, 0, 10), pt(3, 20, 10)}, "abc", []int{1}, []string{"p:3"}, 13, 4},
-		{"first part missing", []part{pt(2, 10, 10), pt(3, 20, 10)}, "", nil, []string{"p:2", "p:3"}, 0, 4},
+		{"gap drops the parts beyond it", []part{pt(1, 0, 10), pt(2, 10, 10), pt(4, 30, 10), pt(5, 40, 10)}, "", []int{1, 2}, []string{"o:4", "o:5", "p:4", "p:5"}, 20, 6},
+		{"gap with a tail after the prefix", []part{pt(1, 0, 10), pt(3, 20, 10)}, "abc", []int{1}, []string{"o:3", "p:3"}, 13, 4},
+		{"first part missing", []part{pt(2, 10, 10), pt(3, 20, 10)}, "", nil, []string{"o:2", "o:3", "p:2", "p:3"}, 0, 4},
 		{"wasted number, bytes contiguous", []part{pt(1, 0, 10), pt(3, 10, 10)}, "", []int{1, 3}, nil, 20, 4},
 		{"resumed after a gap: stale parts skipped", []part{pt(1, 0, 10), pt(2, 10, 10), pt(4, 30, 10), pt(5, 40, 10),
-			pt(6, 20, 10), pt(7, 30, 10), pt(8, 40, 5)}, "", []int{1, 2, 6, 7, 8}, []string{"p:4", "p:5"}, 45, 9},
+			pt(6, 20, 10), pt(7, 30, 10), pt(8, 40, 5)}, "", []int{1, 2, 6, 7, 8}, []string{"o:4", "o:5", "p:4", "p:5"}, 45, 9},
 		{"legacy parts without start", []part{{Number: 1, ETag: `"A"`, Size: 10, Start: -1}, {Number: 2, ETag: `"B"`, Size: 7, Start: -1}}, "", []int{1, 2}, nil, 17, 3},
-		{"legacy then new", []part{{Number: 1, ETag: `"A"`, Size: 10, Start: -1}, pt(2, 10, 10), pt(4, 30, 1)}, "", []int{1, 2}, []string{"p:4"}, 20, 5},
+		{"legacy then new", []part{{Number: 1, ETag: `"A"`, Size: 10, Start: -1}, pt(2, 10, 10), pt(4, 30, 1)}, "", []int{1, 2}, []string{"o:4", "p:4"}, 20, 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &record{info: recordInfo{Size: 1000}, parts: slices.Clone(tc.parts), tail: []byte(tc.tail)}
@@ -51,8 +51,8 @@ func TestRecordLoadCountsOnlyThePrefix(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, p := range tc.parts {
-				if p.Start < 0 { // as written before parts carried their start
-					m[p.field()] = []byte(fmt.Sprintf("%s %d %d", p.ETag, p.Size, p.CRC))
+				if _, ok := m["o:"+fmt.Sprint(p.Number)]; ok == (p.Start < 0) {
+					t.Fatalf("part %d start %d: start field present = %v", p.Number, p.Start, ok)
 				}
 			}
 			got, err := decodeRecord(m)

@@ -3,6 +3,7 @@ package tusstore
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,11 +15,12 @@ import (
 // Record field names. A record is a hash of these fields (see
 // internal/redisstate).
 const (
-	fieldInfo = "info" // JSON recordInfo; the OSS uploadId is set in it at the first part
-	fieldCred = "cred" // JSON recordCred, written at creation and on refresh
-	fieldTail = "tail" // raw bytes after the last part, below the minimum part size
-	partField = "p:"   // "p:<n>" = "<etag> <size> <crc64>" for each recorded OSS part
-	fieldNext = "next" // decimal: the lowest part number not yet reserved by any writer
+	fieldInfo  = "info" // JSON recordInfo; the OSS uploadId is set in it at the first part
+	fieldCred  = "cred" // JSON recordCred, written at creation and on refresh
+	fieldTail  = "tail" // raw bytes after the last part, below the minimum part size
+	partField  = "p:"   // "p:<n>" = "<etag> <size> <crc64>" for each recorded OSS part
+	startField = "o:"   // "o:<n>" = decimal upload offset of part n's first byte (written with p:<n>; absent in older records)
+	fieldNext  = "next" // decimal: the lowest part number not yet reserved by any writer
 )
 
 // recordInfo is the static part of an upload record.
@@ -74,8 +76,9 @@ func (c *recordCred) refreshAt(beforeEnd time.Duration) time.Time {
 }
 
 // part is one OSS part recorded as durable. Start is the upload offset of
-// its first byte, or -1 in a record written before parts carried it (such
-// parts were recorded strictly in order, so each follows the one before).
+// its first byte (its "o:" field), or -1 in a record written before parts
+// carried it (such parts were recorded strictly in order, so each follows
+// the one before).
 type part struct {
 	Number int
 	ETag   string
@@ -86,8 +89,20 @@ type part struct {
 
 func (p part) field() string { return partField + strconv.Itoa(p.Number) }
 
-func (p part) value() []byte {
-	return []byte(fmt.Sprintf("%s %d %d %d", p.ETag, p.Size, p.CRC, p.Start))
+// fields are the record fields of p: its part field and, if it has a
+// start, its start field (kept apart so that older readers, which know
+// only "p:", still parse the record).
+func (p part) fields() map[string][]byte {
+	m := map[string][]byte{p.field(): []byte(fmt.Sprintf("%s %d %d", p.ETag, p.Size, p.CRC))}
+	if p.Start >= 0 {
+		m[startField+strconv.Itoa(p.Number)] = []byte(strconv.FormatInt(p.Start, 10))
+	}
+	return m
+}
+
+// names are the field names of part n.
+func partNames(n int) []string {
+	return []string{partField + strconv.Itoa(n), startField + strconv.Itoa(n)}
 }
 
 func parsePart(field string, v []byte) (part, error) {
@@ -96,19 +111,15 @@ func parsePart(field string, v []byte) (part, error) {
 		return part{}, fmt.Errorf("tusstore: bad part field %q: %w", field, err)
 	}
 	f := strings.Fields(string(v))
-	if len(f) != 3 && len(f) != 4 {
+	if len(f) != 3 {
 		return part{}, fmt.Errorf("tusstore: bad part %d record %q", n, v)
 	}
 	size, err1 := strconv.ParseInt(f[1], 10, 64)
 	crc, err2 := strconv.ParseUint(f[2], 10, 64)
-	start, err3 := int64(-1), error(nil)
-	if len(f) == 4 {
-		start, err3 = strconv.ParseInt(f[3], 10, 64)
-	}
-	if err1 != nil || err2 != nil || err3 != nil || start < -1 {
+	if err1 != nil || err2 != nil {
 		return part{}, fmt.Errorf("tusstore: bad part %d record %q", n, v)
 	}
-	return part{Number: n, ETag: f[0], Size: size, CRC: crc, Start: start}, nil
+	return part{Number: n, ETag: f[0], Size: size, CRC: crc, Start: -1}, nil
 }
 
 // record is an upload record as loaded from Records.
@@ -222,7 +233,7 @@ func (r *record) prefix() {
 	for _, p := range r.parts {
 		r.top = max(r.top, p.Number)
 		if p.Start >= 0 && p.Start != end {
-			r.dropped = append(r.dropped, p.field())
+			r.dropped = append(r.dropped, partNames(p.Number)...)
 			continue
 		}
 		kept = append(kept, p)
@@ -255,7 +266,7 @@ func encodeRecord(r *record) (map[string][]byte, error) {
 	}
 	m := map[string][]byte{fieldInfo: info, fieldCred: cred}
 	for _, p := range r.parts {
-		m[p.field()] = p.value()
+		maps.Copy(m, p.fields())
 	}
 	if len(r.tail) > 0 {
 		m[fieldTail] = r.tail
@@ -289,6 +300,11 @@ func decodeRecord(m map[string][]byte) (*record, error) {
 		p, err := parsePart(k, v)
 		if err != nil {
 			return nil, err
+		}
+		if sv, ok := m[startField+strconv.Itoa(p.Number)]; ok {
+			if p.Start, err = strconv.ParseInt(string(sv), 10, 64); err != nil || p.Start < 0 {
+				return nil, fmt.Errorf("tusstore: bad start %q of part %d", sv, p.Number)
+			}
 		}
 		r.parts = append(r.parts, p)
 	}

@@ -21,7 +21,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Part fields out of map order must come back sorted.
-	m["p:10"] = []byte(`"CC" 1 3 250`)
+	m["p:10"], m["o:10"] = []byte(`"CC" 1 3`), []byte("250")
 	got, err := decodeRecord(m)
 	if err != nil {
 		t.Fatal(err)

@@ -113,7 +113,7 @@ func TestSIGKILLWithPartsInFlightOutOfOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"p:4", "p:5"} {
+	for _, f := range []string{"p:4", "o:4", "p:5", "o:5"} {
 		if _, ok := fields[f]; ok {
 			t.Errorf("record still holds %s, beyond the gap, after the next part write", f)
 		}

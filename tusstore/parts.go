@@ -60,8 +60,13 @@ func (u *upload) startPipeline(ctx context.Context) *pipeline {
 			p.sends.Add(1)
 			go func() {
 				defer p.sends.Done()
-				p.fail(u.sendAndRecord(ctx, n, buf))
-				p.let(buf)
+				pt, err := u.sendPart(ctx, n, buf)
+				tailed := buf.tailed
+				p.let(buf) // acknowledged or failed: recording needs no bytes
+				if err == nil {
+					err = u.recordPart(ctx, pt, tailed)
+				}
+				p.fail(err)
 			}()
 		}
 		p.sends.Wait()
@@ -135,7 +140,11 @@ func (u *upload) commitPart(ctx context.Context, buf *partBuf) error {
 	if err != nil {
 		return err
 	}
-	return u.sendAndRecord(ctx, n, buf)
+	pt, err := u.sendPart(ctx, n, buf)
+	if err != nil {
+		return err
+	}
+	return u.recordPart(ctx, pt, buf.tailed)
 }
 
 // reservePart reserves the next part number with a fenced write, in the
@@ -164,15 +173,6 @@ func (u *upload) reservePart(ctx context.Context) (int, error) {
 	}
 	u.rec.next = n + 1
 	return n, nil
-}
-
-// sendAndRecord uploads buf as part n and records it.
-func (u *upload) sendAndRecord(ctx context.Context, n int, buf *partBuf) error {
-	pt, err := u.sendPart(ctx, n, buf)
-	if err != nil {
-		return err
-	}
-	return u.recordPart(ctx, pt, buf.tailed)
 }
 
 // sendPart uploads buf as part n and checks the CRC-64 OSS reports
@@ -217,6 +217,9 @@ func (u *upload) sendPart(ctx context.Context, n int, buf *partBuf) (part, error
 // A check that must hold back a body's parts until the body is verified
 // belongs here: recording nothing of a body until it passes keeps its
 // parts out of the prefix, and they are simply not counted if it fails.
+// The pipeline releases a part's buffer before it records the part, so
+// parts waiting here hold no buffer and the body can still be read to
+// its end (the pipeline's wait returns once they are recorded or not).
 func (u *upload) recordPart(ctx context.Context, pt part, tailed bool) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()

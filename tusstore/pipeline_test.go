@@ -76,3 +76,25 @@ func TestRequestHoldsAtMostParallelPartsPlusOne(t *testing.T) {
 		})
 	}
 }
+
+// TestParallelPartsShareOneRefresh: when OSS rejects the expired
+// credential of several parts in flight at once, one of them refreshes it
+// and the others use the new one: one RefreshUploadVideo, and the object
+// is whole.
+func TestParallelPartsShareOneRefresh(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.OSSParallelParts = 4 })
+	e.oss.SetLatency(20 * time.Millisecond) // parts overlap
+	data := randomBytes(8<<20+5, 8)
+	loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
+	if res := e.patch(loc, 0, data[:1<<20], nil); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("first PATCH: %d", res.StatusCode)
+	}
+	e.vod.ExpireAll()
+	if res := e.patch(loc, 1<<20, data[1<<20:], nil); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH after expiry: %d", res.StatusCode)
+	}
+	e.checkObject(loc, data)
+	if n := e.vod.CallCount("RefreshUploadVideo"); n != 1 {
+		t.Fatalf("RefreshUploadVideo called %d times, want 1", n)
+	}
+}

@@ -38,11 +38,13 @@ func bodyCheck(ctx context.Context) func() error {
 // heldWrites are the record writes of a checked body, held until its check
 // passed, with what the record was before them.
 type heldWrites struct {
-	set   map[string][]byte
-	del   []string
-	parts int    // len(rec.parts) before the body
-	tail  []byte // rec.tail before the body
-	info  recordInfo
+	set     map[string][]byte
+	del     []string
+	parts   int    // len(rec.parts) before the body
+	ahead   []part // rec.ahead before the body
+	dropped []string
+	tail    []byte // rec.tail before the body
+	info    recordInfo
 }
 
 // holdChecked returns the body check ctx carries, if any, and then holds
@@ -50,7 +52,8 @@ type heldWrites struct {
 func (u *upload) holdChecked(ctx context.Context) func() error {
 	check := bodyCheck(ctx)
 	if check != nil {
-		u.held = &heldWrites{set: map[string][]byte{}, parts: len(u.rec.parts), tail: u.rec.tail, info: u.rec.info}
+		u.held = &heldWrites{set: map[string][]byte{}, parts: len(u.rec.parts), ahead: slices.Clone(u.rec.ahead),
+			dropped: slices.Clone(u.rec.dropped), tail: u.rec.tail, info: u.rec.info}
 	}
 	return check
 }
@@ -98,7 +101,7 @@ func (u *upload) settle(ctx context.Context, check func() error, perr, readErr e
 	if err != nil {
 		info := h.info
 		info.OSSUploadID = u.rec.info.OSSUploadID // initiated for this body: recorded with its reservation
-		u.rec.parts, u.rec.tail, u.rec.info = u.rec.parts[:h.parts], h.tail, info
+		u.rec.parts, u.rec.ahead, u.rec.dropped, u.rec.tail, u.rec.info = u.rec.parts[:h.parts], h.ahead, h.dropped, h.tail, info
 		u.s.media.put(u.id, &u.rec.info)
 		return err
 	}

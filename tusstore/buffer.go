@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/tus/tusd/v2/pkg/handler"
@@ -22,34 +21,33 @@ var errBusy = errors.New("tusstore: buffer budget exhausted")
 
 // budget is a counting semaphore of blocks shared by all uploads, so that
 // load beyond it becomes 503 instead of memory growth.
+// Its blocks come from an arena of exactly the budget (see arena).
 type budget struct {
 	slots chan struct{}
-	pool  sync.Pool
+	arena *arena
 	wait  time.Duration
 }
 
-func newBudget(bytes int64, wait time.Duration) *budget {
+func newBudget(bytes int64, wait time.Duration, prefault bool) *budget {
 	n := bytes / blockSize
 	if n < 2 {
 		n = 2
 	}
-	b := &budget{slots: make(chan struct{}, n), wait: wait}
-	b.pool.New = func() any { return new([blockSize]byte) }
-	return b
+	return &budget{slots: make(chan struct{}, n), arena: newArena(int(n), prefault), wait: wait}
 }
 
 // get charges one block to the budget, waiting at most b.wait.
 func (b *budget) get(ctx context.Context) (*[blockSize]byte, error) {
 	select {
 	case b.slots <- struct{}{}:
-		return b.pool.Get().(*[blockSize]byte), nil
+		return b.arena.take(), nil
 	default:
 	}
 	t := time.NewTimer(b.wait)
 	defer t.Stop()
 	select {
 	case b.slots <- struct{}{}:
-		return b.pool.Get().(*[blockSize]byte), nil
+		return b.arena.take(), nil
 	case <-t.C:
 		return nil, errBusy
 	case <-ctx.Done():
@@ -58,8 +56,15 @@ func (b *budget) get(ctx context.Context) (*[blockSize]byte, error) {
 }
 
 func (b *budget) put(blk *[blockSize]byte) {
-	b.pool.Put(blk)
+	b.arena.give(blk)
 	<-b.slots
+}
+
+// room reports whether a request may take one more part buffer of size
+// beyond the two it is sure of: the budget has room for it and for two
+// more such buffers of other requests.
+func (b *budget) room(size int64) bool {
+	return int64(cap(b.slots)-len(b.slots))*blockSize >= 3*size
 }
 
 // inUse is the number of bytes currently charged.
@@ -75,6 +80,8 @@ type partBuf struct {
 	crc    uint64
 	st     *stream // set while the buffer is sent to OSS as it fills
 	whole  bool    // the buffer is all of the upload, sent with one PutObject
+	start  int64   // the upload offset of its first byte
+	tailed bool    // it starts with the record's tail
 }
 
 func (s *Store) newPartBuf() *partBuf { return &partBuf{b: s.budget, table: s.crcTable} }
@@ -179,7 +186,7 @@ func (p *partBuf) release() {
 	for _, blk := range p.blocks {
 		p.b.put(blk)
 	}
-	p.blocks, p.n, p.crc, p.st, p.whole = nil, 0, 0, nil, false
+	p.blocks, p.n, p.crc, p.st, p.whole, p.start, p.tailed = nil, 0, 0, nil, false, 0, false
 }
 
 // wholeBody is the buffer as the body of a PutObject; while the buffer

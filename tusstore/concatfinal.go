@@ -154,12 +154,19 @@ func (u *upload) ConcatUploads(ctx context.Context, partials []handler.Upload) e
 		return handler.ErrNotImplemented
 	}
 	var parts []part
+	var base int64 // where the partial starts in the final upload
 	for _, p := range partials {
 		pu, ok := p.(*upload)
 		if !ok {
 			return fmt.Errorf("tusstore: concat: upload of type %T: %w", p, errors.ErrUnsupported)
 		}
-		parts = append(parts, pu.rec.parts...)
+		for _, pt := range pu.rec.parts { // a partial's part starts are its own offsets
+			if pt.Start >= 0 {
+				pt.Start += base
+			}
+			parts = append(parts, pt)
+		}
+		base += pu.rec.partBytes()
 	}
 	for i := 1; i < len(parts); i++ {
 		if parts[i].Number <= parts[i-1].Number {

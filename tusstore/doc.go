@@ -11,8 +11,8 @@
 //	tus upload ID (128-bit random hex)
 //	  └─ record in Records (see internal/redisstate): media ID and type,
 //	     OSS endpoint/bucket/key, OSS uploadId (empty until the first
-//	     part), credential, recorded parts {number, ETag, size, CRC-64},
-//	     and the tail
+//	     part), credential, recorded parts {number, ETag, size, CRC-64,
+//	     start offset}, and the tail
 //	VOD media (VideoId / ImageId / MediaId) ── OSS object <bucket>/<key>
 //
 // No local disk is used, so any instance sharing the records can continue
@@ -23,11 +23,18 @@
 //
 // # Durability
 //
-// Upload-Offset is the sum of the recorded parts plus the tail. WriteChunk
-// cuts the body into parts of PartSize (grown so the declared length fits
-// in 10,000 parts); a full part is uploaded while the next one is read, and
-// is recorded only after OSS acknowledged it and the CRC-64 OSS reports
-// matches the bytes received. When a body ends, early or not, the
+// Upload-Offset is the longest prefix of recorded parts that follow one
+// another from byte 0 without a gap, plus the tail. WriteChunk cuts the
+// body into parts of PartSize (grown so the declared length fits in 10,000
+// parts); up to OSSParallelParts parts are uploaded at once while the next
+// one is read (see pipeline), and each is recorded, with the offset of its
+// first byte, only after OSS acknowledged it and the CRC-64 OSS reports
+// matches the bytes received. Parts may be acknowledged and recorded out
+// of order; one recorded beyond a gap counts once the gap is filled. If
+// the gap is never filled (the writer died or the earlier part failed),
+// the part is dropped when the record is next loaded: not counted, never
+// listed at Complete, its field deleted by the next part write, and its
+// number, like every reserved number, never used again. When a body ends, early or not, the
 // remainder is uploaded as a part if it is at least MinPartSize (the OSS
 // 100 KB minimum), else stored as the tail in the record, so an interrupted
 // PATCH keeps every byte it read. FinishUpload uploads the tail as the last
@@ -41,8 +48,11 @@
 // initiated for a part that was never recorded is then aborted. An empty upload is written (an
 // empty PutObject) and recorded finished at creation, because tusd
 // finishes it without taking its lock.
-// Memory per upload is about two parts, charged to a global BufferBudget;
-// beyond it requests get 503 with Retry-After.
+// Memory per upload is one part per part in flight plus the one being
+// read, charged to a global BufferBudget (two parts are always allowed,
+// more only while the budget has room); beyond it requests get 503 with
+// Retry-After. The budget is one arena mapped once and never returned to
+// the OS, handed out in 1 MiB blocks, last freed first (see arena).
 //
 // # Credentials
 //

@@ -52,6 +52,14 @@ func (s *Store) RegisterMetrics(r prometheus.Registerer) error {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vodgate_buffer_bytes_in_use",
 			Help: "Bytes of part buffers charged to the buffer budget."},
 			func() float64 { return float64(s.budget.inUse()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vodgate_buffer_arena_bytes",
+			Help:        "Bytes of the buffer arena: mapped (the budget) and touched (ever used, so resident; kept while quiet).",
+			ConstLabels: prometheus.Labels{"state": "mapped"}},
+			func() float64 { return float64(s.budget.arena.mapped()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vodgate_buffer_arena_bytes",
+			Help:        "Bytes of the buffer arena: mapped (the budget) and touched (ever used, so resident; kept while quiet).",
+			ConstLabels: prometheus.Labels{"state": "touched"}},
+			func() float64 { return float64(s.budget.arena.touched.Load()) }),
 	} {
 		if err := r.Register(c); err != nil {
 			return err

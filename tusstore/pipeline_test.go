@@ -9,20 +9,28 @@ import (
 	"time"
 )
 
-// TestRequestHoldsAtMostTwoParts checks the pipeline's bound while OSS is
-// slower than the client: one part uploading and one filling, whether
-// parts stream (Content-Length known) or are sent once full (chunked
-// body). A third buffer would exceed what checkPartBudget reserves.
-func TestRequestHoldsAtMostTwoParts(t *testing.T) {
+// TestRequestHoldsAtMostParallelPartsPlusOne checks the pipeline's bound
+// while OSS is slower than the client: OSSParallelParts parts uploading
+// and one filling, whether parts stream (Content-Length known) or are
+// sent once full (chunked body); and that a budget without room for more
+// than two buffers falls back to one part uploading and one filling (what
+// checkPartBudget reserves) instead of failing.
+func TestRequestHoldsAtMostParallelPartsPlusOne(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		chunked bool
+		name     string
+		chunked  bool
+		parallel int
+		budget   int64
+		want     int64 // peak blocks (1 MiB parts)
 	}{
-		{"streamed parts", false},
-		{"chunked body", true},
+		{"streamed parts, one in flight", false, 1, 64 << 20, 2},
+		{"chunked body, one in flight", true, 1, 64 << 20, 2},
+		{"streamed parts, four in flight", false, 4, 64 << 20, 5},
+		{"chunked body, four in flight", true, 4, 64 << 20, 5},
+		{"short budget falls back to two", false, 4, 4 << 20, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, nil) // 1 MiB parts of one block each
+			e := newEnv(t, func(c *Config) { c.OSSParallelParts, c.BufferBudget = tc.parallel, tc.budget }) // 1 MiB parts of one block each
 			e.oss.SetBandwidth(8 << 20)
 			data := randomBytes(6<<20, 5)
 			loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
@@ -61,13 +69,32 @@ func TestRequestHoldsAtMostTwoParts(t *testing.T) {
 			if res.StatusCode != http.StatusNoContent {
 				t.Fatalf("PATCH: %d", res.StatusCode)
 			}
-			if got, want := peak.Load(), int64(2*blockSize); got > want {
-				t.Fatalf("peak buffer use %d bytes, want at most %d (two parts)", got, want)
-			}
-			if peak.Load() < 2*blockSize {
-				t.Fatalf("peak buffer use %d bytes: the next part was not read while one uploaded", peak.Load())
+			if got, want := peak.Load(), tc.want*blockSize; got != want {
+				t.Fatalf("peak buffer use %d bytes, want %d (%d parts)", got, want, tc.want)
 			}
 			e.checkObject(loc, data)
 		})
+	}
+}
+
+// TestParallelPartsShareOneRefresh: when OSS rejects the expired
+// credential of several parts in flight at once, one of them refreshes it
+// and the others use the new one: one RefreshUploadVideo, and the object
+// is whole.
+func TestParallelPartsShareOneRefresh(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.OSSParallelParts = 4 })
+	e.oss.SetLatency(20 * time.Millisecond) // parts overlap
+	data := randomBytes(8<<20+5, 8)
+	loc := e.create(int64(len(data)), map[string]string{"filename": "clip.mp4"})
+	if res := e.patch(loc, 0, data[:1<<20], nil); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("first PATCH: %d", res.StatusCode)
+	}
+	e.vod.ExpireAll()
+	if res := e.patch(loc, 1<<20, data[1<<20:], nil); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH after expiry: %d", res.StatusCode)
+	}
+	e.checkObject(loc, data)
+	if n := e.vod.CallCount("RefreshUploadVideo"); n != 1 {
+		t.Fatalf("RefreshUploadVideo called %d times, want 1", n)
 	}
 }

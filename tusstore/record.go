@@ -3,6 +3,7 @@ package tusstore
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,11 +15,12 @@ import (
 // Record field names. A record is a hash of these fields (see
 // internal/redisstate).
 const (
-	fieldInfo = "info" // JSON recordInfo; the OSS uploadId is set in it at the first part
-	fieldCred = "cred" // JSON recordCred, written at creation and on refresh
-	fieldTail = "tail" // raw bytes after the last part, below the minimum part size
-	partField = "p:"   // "p:<n>" = "<etag> <size> <crc64>" for each recorded OSS part
-	fieldNext = "next" // decimal: the lowest part number not yet reserved by any writer
+	fieldInfo  = "info" // JSON recordInfo; the OSS uploadId is set in it at the first part
+	fieldCred  = "cred" // JSON recordCred, written at creation and on refresh
+	fieldTail  = "tail" // raw bytes after the last part, below the minimum part size
+	partField  = "p:"   // "p:<n>" = "<etag> <size> <crc64>" for each recorded OSS part
+	startField = "o:"   // "o:<n>" = decimal upload offset of part n's first byte (written with p:<n>; absent in older records)
+	fieldNext  = "next" // decimal: the lowest part number not yet reserved by any writer
 )
 
 // recordInfo is the static part of an upload record.
@@ -82,18 +84,34 @@ func (c *recordCred) refreshAt(beforeEnd time.Duration) time.Time {
 	return c.Expires.Add(-beforeEnd)
 }
 
-// part is one OSS part recorded as durable.
+// part is one OSS part recorded as durable. Start is the upload offset of
+// its first byte (its "o:" field), or -1 in a record written before parts
+// carried it (such parts were recorded strictly in order, so each follows
+// the one before).
 type part struct {
 	Number int
 	ETag   string
 	Size   int64
 	CRC    uint64
+	Start  int64
 }
 
 func (p part) field() string { return partField + strconv.Itoa(p.Number) }
 
-func (p part) value() []byte {
-	return []byte(fmt.Sprintf("%s %d %d", p.ETag, p.Size, p.CRC))
+// fields are the record fields of p: its part field and, if it has a
+// start, its start field (kept apart so that older readers, which know
+// only "p:", still parse the record).
+func (p part) fields() map[string][]byte {
+	m := map[string][]byte{p.field(): []byte(fmt.Sprintf("%s %d %d", p.ETag, p.Size, p.CRC))}
+	if p.Start >= 0 {
+		m[startField+strconv.Itoa(p.Number)] = []byte(strconv.FormatInt(p.Start, 10))
+	}
+	return m
+}
+
+// names are the field names of part n.
+func partNames(n int) []string {
+	return []string{partField + strconv.Itoa(n), startField + strconv.Itoa(n)}
 }
 
 func parsePart(field string, v []byte) (part, error) {
@@ -110,19 +128,33 @@ func parsePart(field string, v []byte) (part, error) {
 	if err1 != nil || err2 != nil {
 		return part{}, fmt.Errorf("tusstore: bad part %d record %q", n, v)
 	}
-	return part{Number: n, ETag: f[0], Size: size, CRC: crc}, nil
+	return part{Number: n, ETag: f[0], Size: size, CRC: crc, Start: -1}, nil
 }
 
 // record is an upload record as loaded from Records.
+//
+// Parts may be acknowledged by OSS, and recorded, out of order (several
+// are in flight at once), but only the longest prefix counts: parts holds
+// the recorded parts that follow one another from byte 0 without a gap,
+// ascending by number; ahead holds parts recorded beyond a gap, which
+// count (move to parts) once the gap is filled. A record loaded with parts
+// beyond a gap (the writer died before the gap was filled) drops them:
+// they are never counted nor listed at Complete, their fields are deleted
+// by the next part write (dropped), and their numbers are never reused.
 type record struct {
 	info  recordInfo
 	cred  recordCred
-	parts []part // ascending by Number
+	parts []part // the durable prefix, ascending by Number and Start
+	ahead []part // recorded beyond a gap in this process, ascending by Start
 	tail  []byte
 	// next is the lowest part number no writer has reserved. Numbers are
 	// reserved (a fenced write) before a part is uploaded, so a stale
 	// writer can never overwrite, in OSS, a part another writer recorded.
 	next int
+	// dropped are the fields of parts loaded beyond a gap.
+	dropped []string
+	// top is the highest part number recorded or dropped.
+	top int
 }
 
 // offset is the number of durable bytes: recorded parts plus the tail, or
@@ -135,7 +167,15 @@ func (r *record) offset() int64 {
 	return r.partBytes() + int64(len(r.tail))
 }
 
+// partBytes is the size of the durable prefix of parts.
 func (r *record) partBytes() int64 {
+	if len(r.parts) == 0 {
+		return 0
+	}
+	last := r.parts[len(r.parts)-1]
+	if last.Start >= 0 {
+		return last.Start + last.Size
+	}
 	var n int64
 	for _, p := range r.parts {
 		n += p.Size
@@ -146,11 +186,69 @@ func (r *record) partBytes() int64 {
 // nextPart is the number of the next part to reserve: above every
 // recorded part and every reservation.
 func (r *record) nextPart() int {
-	n := max(r.next, 1)
+	n := max(r.next, 1, r.top+1)
 	if len(r.parts) > 0 {
 		n = max(n, r.parts[len(r.parts)-1].Number+1)
 	}
 	return n
+}
+
+// addPart adds a part OSS acknowledged and the record now holds: to the
+// prefix if it starts where the prefix ends (then also every part ahead
+// that the prefix now reaches), else ahead of the gap.
+func (r *record) addPart(p part) {
+	r.top = max(r.top, p.Number)
+	if p.Start != r.partBytes() {
+		i := sort.Search(len(r.ahead), func(i int) bool { return r.ahead[i].Start > p.Start })
+		r.ahead = append(r.ahead, part{})
+		copy(r.ahead[i+1:], r.ahead[i:])
+		r.ahead[i] = p
+		return
+	}
+	r.parts = append(r.parts, p)
+	for len(r.ahead) > 0 && r.ahead[0].Start == r.partBytes() {
+		r.parts = append(r.parts, r.ahead[0])
+		r.ahead = r.ahead[1:]
+	}
+}
+
+// offsetWith is the durable offset once p is added (tailed: p consumes
+// the tail), without adding it.
+func (r *record) offsetWith(p part, tailed bool) int64 {
+	end, tail := r.partBytes(), int64(len(r.tail))
+	if p.Start != end {
+		return end + tail // beyond a gap: nothing more counts yet
+	}
+	if tailed {
+		tail = 0
+	}
+	end += p.Size
+	for _, a := range r.ahead {
+		if a.Start == end {
+			end += a.Size
+		} else if a.Start > end {
+			break
+		}
+	}
+	return end + tail
+}
+
+// prefix keeps in parts (sorted by number) only those that follow one
+// another from byte 0, and notes the others as dropped.
+func (r *record) prefix() {
+	sort.Slice(r.parts, func(i, j int) bool { return r.parts[i].Number < r.parts[j].Number })
+	kept := r.parts[:0]
+	var end int64
+	for _, p := range r.parts {
+		r.top = max(r.top, p.Number)
+		if p.Start >= 0 && p.Start != end {
+			r.dropped = append(r.dropped, partNames(p.Number)...)
+			continue
+		}
+		kept = append(kept, p)
+		end += p.Size
+	}
+	r.parts = kept
 }
 
 // crc is the CRC-64/ECMA of all recorded parts in order.
@@ -177,7 +275,7 @@ func encodeRecord(r *record) (map[string][]byte, error) {
 	}
 	m := map[string][]byte{fieldInfo: info, fieldCred: cred}
 	for _, p := range r.parts {
-		m[p.field()] = p.value()
+		maps.Copy(m, p.fields())
 	}
 	if len(r.tail) > 0 {
 		m[fieldTail] = r.tail
@@ -212,9 +310,14 @@ func decodeRecord(m map[string][]byte) (*record, error) {
 		if err != nil {
 			return nil, err
 		}
+		if sv, ok := m[startField+strconv.Itoa(p.Number)]; ok {
+			if p.Start, err = strconv.ParseInt(string(sv), 10, 64); err != nil || p.Start < 0 {
+				return nil, fmt.Errorf("tusstore: bad start %q of part %d", sv, p.Number)
+			}
+		}
 		r.parts = append(r.parts, p)
 	}
-	sort.Slice(r.parts, func(i, j int) bool { return r.parts[i].Number < r.parts[j].Number })
+	r.prefix()
 	return r, nil
 }
 

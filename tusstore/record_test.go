@@ -13,7 +13,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	r := &record{
 		info:  recordInfo{Size: 300, MediaID: "m", MediaType: "video", Bucket: "b", Key: "k/x.mp4", OSSUploadID: "u"},
 		cred:  recordCred{AccessKeyID: "STS.a", AccessKeySecret: "s", SecurityToken: "t", Expires: time.Unix(100, 0).UTC()},
-		parts: []part{{Number: 1, ETag: `"AA"`, Size: 100, CRC: 1}, {Number: 2, ETag: `"BB"`, Size: 150, CRC: 2}},
+		parts: []part{{Number: 1, ETag: `"AA"`, Size: 100, CRC: 1, Start: 0}, {Number: 2, ETag: `"BB"`, Size: 150, CRC: 2, Start: 100}},
 		tail:  []byte("tail"),
 	}
 	m, err := encodeRecord(r)
@@ -21,7 +21,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Part fields out of map order must come back sorted.
-	m["p:10"] = []byte(`"CC" 1 3`)
+	m["p:10"], m["o:10"] = []byte(`"CC" 1 3`), []byte("250")
 	got, err := decodeRecord(m)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +73,7 @@ func TestPartSize(t *testing.T) {
 }
 
 func TestPartBuf(t *testing.T) {
-	s := &Store{budget: newBudget(4*blockSize, 10*time.Millisecond), crcTable: newCRCTable()}
+	s := &Store{budget: newBudget(4*blockSize, 10*time.Millisecond, false), crcTable: newCRCTable()}
 	data := make([]byte, 2*blockSize+123)
 	for i := range data {
 		data[i] = byte(i * 7)

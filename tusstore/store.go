@@ -27,8 +27,11 @@ const (
 	DefaultRefreshBefore = 500 * time.Second // refresh at 2,500 s of VOD's 3,000 s
 	DefaultExpiration    = 72 * time.Hour    // below VOD's 7-day cleanup of leftover parts
 	DefaultBufferBudget  = 512 << 20         // bytes of part buffers across all uploads
-	DefaultOSSTimeout    = 2 * time.Minute
-	DefaultOSSAttempts   = 3
+	// DefaultOSSParallelParts is how many parts of one upload go to OSS at
+	// once by default.
+	DefaultOSSParallelParts = 4
+	DefaultOSSTimeout       = 2 * time.Minute
+	DefaultOSSAttempts      = 3
 )
 
 // Issuer obtains and refreshes VOD upload targets. *vodbridge.Client
@@ -136,6 +139,15 @@ type Config struct {
 	// the vodGroup metadata key, see concat.go): it numbers the partial
 	// uploads of a group in arrival order.
 	Groups Groups
+	// BufferPrefault touches all of the buffer budget's memory when the
+	// store is made, so no upload pays its first-touch page faults; the
+	// gateway then keeps BufferBudget resident. Default: off (memory is
+	// touched as uploads first need it, and kept).
+	BufferPrefault bool
+	// OSSParallelParts is how many parts of one upload may be in flight to
+	// OSS at once, while the budget has room for more than the two part
+	// buffers every upload is sure of. Default: DefaultOSSParallelParts.
+	OSSParallelParts int
 }
 
 func (c *Config) setDefaults() {
@@ -166,6 +178,9 @@ func (c *Config) setDefaults() {
 	if c.OSSAttempts == 0 {
 		c.OSSAttempts = DefaultOSSAttempts
 	}
+	if c.OSSParallelParts == 0 {
+		c.OSSParallelParts = DefaultOSSParallelParts
+	}
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
@@ -189,6 +204,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("tusstore: config: buffer budget %d below two parts of %d", c.BufferBudget, c.PartSize)
 	case c.Expiration >= 7*24*time.Hour:
 		return fmt.Errorf("tusstore: config: expiration %s must stay below VOD's 7-day part cleanup", c.Expiration)
+	case c.OSSParallelParts < 1:
+		return fmt.Errorf("tusstore: config: oss parallel parts %d must be at least 1", c.OSSParallelParts)
 	case c.RefreshBefore < 0:
 		return fmt.Errorf("tusstore: config: negative refresh-before %s", c.RefreshBefore)
 	}
@@ -228,7 +245,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	return &Store{
 		cfg:        cfg,
-		budget:     newBudget(cfg.BufferBudget, 2*time.Second),
+		budget:     newBudget(cfg.BufferBudget, 2*time.Second, cfg.BufferPrefault),
 		crcTable:   newCRCTable(),
 		httpClient: hc,
 		log:        cfg.Logger.With("component", "tusstore"),

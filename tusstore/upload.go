@@ -5,8 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/tus/tusd/v2/pkg/handler"
@@ -28,6 +27,9 @@ type upload struct {
 	// unfenced: the record is written without a lock (a final upload,
 	// written only by the request that creates it; see concat.go).
 	unfenced bool
+	// mu guards rec and the fence while parts are in flight (see
+	// pipeline): taken by reservePart, recordPart and withRetry.
+	mu sync.Mutex
 }
 
 var (
@@ -100,10 +102,11 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	bodyEnd, known := bodyLength(ctx)
 	bodyEnd += offset
 	p := u.startPipeline(ctx)
-	cur := p.next(u.s)
-	err := cur.write(ctx, u.rec.tail)
-	var read int64
 	parts, startAt := u.rec.nextPart()-1, u.rec.partBytes()
+	cur := p.next(u.s, u.partSize(parts, startAt), startAt)
+	err := cur.write(ctx, u.rec.tail)
+	cur.tailed = len(u.rec.tail) > 0
+	var read int64
 	whole := known && check == nil && u.wholeInBody(parts, startAt, bodyEnd)
 	for err == nil {
 		target := u.partSize(parts, startAt)
@@ -132,7 +135,7 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 			p.in <- cur
 		}
 		parts, startAt = parts+1, startAt+target // cur belongs to the pipeline now
-		cur = p.next(u.s)
+		cur = p.next(u.s, u.partSize(parts, startAt), startAt)
 		if p.failed.Load() {
 			break
 		}
@@ -160,65 +163,6 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	}
 	// Other read errors are the body's; tusd reports them itself.
 	return written, nil
-}
-
-// pipeline uploads parts in order on its own goroutine: full parts, and
-// streamed parts while WriteChunk still fills them. A request holds at
-// most two part buffers, one uploading and one filling (the two that
-// checkPartBudget reserves), so the client's bytes keep flowing while a
-// part's upload ends. The pipeline releases each buffer once both are done
-// with it, except a streamed buffer cut short, which WriteChunk keeps as
-// the remainder.
-type pipeline struct {
-	in     chan *partBuf
-	slots  chan struct{} // one per part buffer of the request
-	done   chan struct{}
-	failed atomic.Bool
-	err    error
-}
-
-func (u *upload) startPipeline(ctx context.Context) *pipeline {
-	p := &pipeline{in: make(chan *partBuf, 1), slots: make(chan struct{}, 2), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		for buf := range p.in {
-			if p.err == nil {
-				var err error
-				if buf.whole {
-					err = u.putWhole(ctx, buf.wholeBody())
-				} else {
-					err = u.commitPart(ctx, buf)
-				}
-				if err != nil && !errors.Is(err, errStreamAborted) {
-					p.err = err
-					p.failed.Store(true)
-				}
-			}
-			if st := buf.st; st != nil {
-				<-st.done // the filler is done with it
-				if st.aborted {
-					continue // WriteChunk keeps it as the remainder
-				}
-			}
-			buf.release()
-			<-p.slots
-		}
-	}()
-	return p
-}
-
-// next returns an empty part buffer once the request holds fewer than two;
-// the pipeline frees a slot as it releases a buffer.
-func (p *pipeline) next(s *Store) *partBuf {
-	p.slots <- struct{}{}
-	return s.newPartBuf()
-}
-
-// wait closes the pipeline and returns its first error.
-func (p *pipeline) wait() error {
-	close(p.in)
-	<-p.done
-	return p.err
 }
 
 // wholeInBody reports whether a body that ends at byte bodyEnd brings all
@@ -309,62 +253,6 @@ func (u *upload) persistRemainder(ctx context.Context, buf *partBuf) error {
 	return nil
 }
 
-// commitPart reserves the next part number, uploads buf as that part and
-// records it, consuming the tail (which buf starts with). Reserving first
-// means a writer that lost its lock fails before it touches OSS, or
-// uploads a number nobody else will use. The first part of an upload also
-// initiates its OSS multipart upload (see initiate).
-func (u *upload) commitPart(ctx context.Context, buf *partBuf) error {
-	n := u.rec.nextPart()
-	if n >= u.partLimit() {
-		return fmt.Errorf("tusstore: upload %s used all its part numbers (below %d): %w", u.id, u.partLimit(), errTooLarge)
-	}
-	reserve := map[string][]byte{fieldNext: []byte(strconv.Itoa(n + 1))}
-	if u.rec.info.OSSUploadID == "" {
-		if err := u.initiate(ctx, reserve); err != nil { // the first part: initiate and reserve in one write
-			return err
-		}
-	} else if err := u.save(ctx, reserve, nil); err != nil {
-		return err
-	}
-	u.rec.next = n + 1
-	began := time.Now()
-	var pt part
-	err := u.withRetry(ctx, func(o object) error {
-		etag, crc, ok, err := o.UploadPart(ctx, u.rec.info.OSSUploadID, n, buf.reader(), buf.size())
-		if err != nil {
-			if st := buf.st; st != nil {
-				if <-st.done; st.aborted {
-					return errStreamAborted
-				}
-			}
-			return err
-		}
-		if ok && crc != buf.crc {
-			return fmt.Errorf("tusstore: part %d: oss crc64 %d, sent %d: %w", n, crc, buf.crc, errCorrupt)
-		}
-		pt = part{Number: n, ETag: etag, Size: buf.n, CRC: buf.crc}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	u.s.metrics.partSeconds.Observe(time.Since(began).Seconds())
-	var del []string
-	if len(u.rec.tail) > 0 {
-		del = []string{fieldTail}
-	}
-	if err := u.saveBody(ctx, map[string][]byte{pt.field(): pt.value(), fieldInfo: u.touch(u.rec.partBytes() + pt.Size)}, del); err != nil {
-		return err
-	}
-	u.rec.parts = append(u.rec.parts, pt)
-	u.rec.tail = nil
-	if u.s.log.Enabled(ctx, -4) {
-		u.s.log.DebugContext(ctx, "PartUploaded", "id", u.id, "part", n, "bytes", buf.n)
-	}
-	return nil
-}
-
 // touch moves the expiry forward, notes the durable offset the write
 // makes and its time, and returns the encoded info.
 func (u *upload) touch(durable int64) []byte {
@@ -427,14 +315,19 @@ func (u *upload) object() (object, error) { return u.s.openObject(&u.rec.info, &
 
 // withRetry runs fn against the object, refreshing the credential ahead of
 // its deadline and once when OSS rejects it, and repeating retryable
-// failures up to OSSAttempts times with backoff.
+// failures up to OSSAttempts times with backoff. It takes u.mu around the
+// credential, so parts in flight may call it at once; fn runs without it.
 func (u *upload) withRetry(ctx context.Context, fn func(object) error) error {
 	refreshed := false
 	for attempt := 1; ; attempt++ {
-		if err := u.refreshIfDue(ctx); err != nil {
-			return err
+		u.mu.Lock() // parts in flight share the credential
+		err := u.refreshIfDue(ctx)
+		var obj object
+		token := u.rec.cred.SecurityToken
+		if err == nil {
+			obj, err = u.object()
 		}
-		obj, err := u.object()
+		u.mu.Unlock()
 		if err != nil {
 			return err
 		}
@@ -444,7 +337,13 @@ func (u *upload) withRetry(ctx context.Context, fn func(object) error) error {
 		}
 		if credentialRejected(err) && !refreshed {
 			refreshed = true
-			if rerr := u.refresh(ctx); rerr != nil {
+			u.mu.Lock()
+			var rerr error
+			if u.rec.cred.SecurityToken == token { // else another part in flight refreshed it
+				rerr = u.refresh(ctx)
+			}
+			u.mu.Unlock()
+			if rerr != nil {
 				return fmt.Errorf("%w (after %w)", rerr, err)
 			}
 			attempt--

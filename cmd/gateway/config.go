@@ -177,6 +177,9 @@ type Config struct {
 	// IETF resumable uploads (internal/resumable) on the tus endpoint.
 	ResumableUploads         bool   `yaml:"resumable-uploads" usage:"also speak the IETF resumable-upload draft (interop versions 3 to 8, e.g. iOS URLSession) on the tus endpoint"`
 	ResumableDefaultFilename string `yaml:"resumable-default-filename" usage:"file name of a draft upload whose request names none (Content-Disposition or Upload-Metadata); its extension follows Content-Type when known"`
+	// Buffer memory and parallel parts (tusstore; README "Memory and parallel parts").
+	BufferPrefault   bool `yaml:"buffer-prefault" usage:"touch all of buffer-budget's memory at start, so no upload pays first-touch page faults (the gateway then keeps buffer-budget resident)"`
+	OSSParallelParts int  `yaml:"oss-parallel-parts" usage:"parts of one upload in flight to OSS at once, while the buffer budget has room"`
 }
 
 // Defaults not owned by a library package.
@@ -222,6 +225,8 @@ func DefaultConfig() Config {
 		OSSAuthV4:   true,
 		OSSTimeout:  tusstore.DefaultOSSTimeout,
 		OSSAttempts: tusstore.DefaultOSSAttempts,
+
+		OSSParallelParts: tusstore.DefaultOSSParallelParts,
 
 		PartSize:      tusstore.DefaultPartSize,
 		BufferBudget:  tusstore.DefaultBufferBudget,

@@ -133,6 +133,9 @@ func (c *Config) Validate() error {
 	if c.OSSAttempts < 1 {
 		bad("oss-attempts", c.OSSAttempts, ErrRange, "must be at least 1")
 	}
+	if c.OSSParallelParts < 1 {
+		bad("oss-parallel-parts", c.OSSParallelParts, ErrRange, "must be at least 1")
+	}
 
 	if c.PartSize < tusstore.MinPartSize || c.PartSize > tusstore.MaxPartSize {
 		bad("part-size", c.PartSize, ErrRange, "must be within [%s, %s]", ByteSize(tusstore.MinPartSize), ByteSize(tusstore.MaxPartSize))

@@ -163,6 +163,7 @@ func build(ctx context.Context, cfg Config, logger *slog.Logger, tr *tracing.Tra
 		DeleteMediaOnTerminate: cfg.DeleteMediaOnTerminate,
 		OSSEndpoint:            cfg.OSSEndpoint, OSSAccelerate: accelerateEndpoint(cfg.OSSAccelerate), OSSAuthV4: cfg.OSSAuthV4, OSSRegion: cfg.VODRegion,
 		OSSTimeout: cfg.OSSTimeout, OSSAttempts: cfg.OSSAttempts,
+		BufferPrefault: cfg.BufferPrefault, OSSParallelParts: cfg.OSSParallelParts,
 		Logger: logger, TracerProvider: tp,
 		Groups: groups,
 	})

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/vodgate/vodgate/internal/osstest"
 	"github.com/vodgate/vodgate/internal/testenv"
 	"github.com/vodgate/vodgate/internal/vodtest"
@@ -31,6 +33,9 @@ type stack struct {
 	env    map[string]string
 	prefix string
 	n      int
+	// rdb is the shared Redis the gateways use (nil with
+	// stackOptions.RedisURL); records live under prefix.
+	rdb redis.UniversalClient
 }
 
 // stackOptions tune a stack. The zero value is the default.
@@ -61,11 +66,12 @@ func newStack(t *testing.T, opt stackOptions) *stack {
 	t.Helper()
 	bin := testenv.GatewayBin(t)
 	var rurl, prefix string
+	var shared redis.UniversalClient
 	if opt.RedisURL != "" {
 		rurl, prefix = opt.RedisURL, "vodgate-e2e"
 	} else { // the topology of $VODGATE_TEST_TOPOLOGY: .ci/test runs the suite on each
 		rdb, u := testenv.TopologyRedis(t, testenv.DefaultTopology(t))
-		rurl = u
+		rurl, shared = u, rdb
 		prefix = testenv.KeyPrefix(t, rdb) // keys deleted when the test ends
 	}
 
@@ -86,6 +92,7 @@ func newStack(t *testing.T, opt stackOptions) *stack {
 		VOD:    vod,
 		bin:    bin,
 		prefix: prefix,
+		rdb:    shared,
 	}
 	s.env = map[string]string{
 		"VODGATE_REDIS_URL":               rurl,

@@ -64,7 +64,8 @@
 //
 // [Server.FailNext], [Server.ResetNext], [Server.LoseNextResponse] and
 // [Server.CorruptNextCRC] queue faults per operation (they fire before
-// authentication, in the order queued); [Server.SetLatency] and
+// authentication, in the order queued); [Server.HoldPart] keeps a part
+// number's uploads in flight (received, not acknowledged) until released; [Server.SetLatency] and
 // [Server.SetBandwidth] shape every request. The clock is injectable
 // (Config.Clock) for expiry and skew tests; [Server.ExpireAll] and
 // [Server.RevokeGrant] end credentials at once. [Server.Calls] records each request. The same listener

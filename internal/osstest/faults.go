@@ -1,8 +1,10 @@
 package osstest
 
 import (
+	"context"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -62,6 +64,47 @@ func (s *Server) LoseNextResponse(op Op, n int) {
 // n <= 0 clears op's faults.
 func (s *Server) CorruptNextCRC(op Op, n int) {
 	s.queueFault(op, &fault{kind: faultCRC, n: n})
+}
+
+// HoldPart makes every UploadPart of part number n, once its body has
+// been read, wait before the part is stored and answered, until release
+// is called: the part is in flight, received but not acknowledged. A call
+// whose client goes away meanwhile ends without storing the part.
+func (s *Server) HoldPart(n int) (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	if s.holds == nil {
+		s.holds = make(map[int]chan struct{})
+	}
+	s.holds[n] = ch
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.holds[n] == ch {
+				delete(s.holds, n)
+			}
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// held waits while part n is held; false if ctx ended first.
+func (s *Server) held(ctx context.Context, n int) bool {
+	s.mu.Lock()
+	ch := s.holds[n]
+	s.mu.Unlock()
+	if ch == nil {
+		return true
+	}
+	select {
+	case <-ch:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // SetLatency delays every OSS request by d before it is handled (not /_sim/).

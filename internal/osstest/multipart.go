@@ -112,6 +112,10 @@ func (s *Server) uploadPart(rq *request) {
 		rq.fail(e)
 		return
 	}
+	if !s.held(r.Context(), n) {
+		rc.blob.remove()
+		return
+	}
 	p := &part{number: n, size: rc.blob.size, md5: rc.md5, crc: rc.crc, modified: s.now(), blob: rc.blob}
 	s.mu.Lock()
 	u, e := s.lookupUpload(id, rq.bucket, rq.key)

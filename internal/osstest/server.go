@@ -87,6 +87,7 @@ type Server struct {
 	calls      []Call
 	callCount  map[Op]int
 	faults     map[Op][]*fault
+	holds      map[int]chan struct{} // part numbers whose UploadPart waits (HoldPart)
 	latency    time.Duration
 	bandwidth  int64
 	closeOnce  sync.Once

@@ -2,7 +2,7 @@
 //
 // A record is one Redis hash per upload, `<prefix>:{<uploadID>}:upload`,
 // whose fields are opaque to this package (tusstore owns their meaning:
-// "info" JSON, "cred" JSON, one "p:NNNNN" field per OSS part and "tail",
+// "info" JSON, "cred" JSON, "p:NNNNN" and "o:NNNNN" fields per OSS part and "tail",
 // the bytes below the minimum part size). The braces are a hash tag, so a
 // record, its lock and its fencing counter (`<prefix>:{<uploadID>}:lock`
 // and `:fence`, owned by package locker) live in one Redis Cluster slot and

@@ -12,10 +12,11 @@ import (
 
 // pipeline uploads a request's parts on its own goroutines: full parts,
 // and streamed parts while WriteChunk still fills them. Part numbers are
-// reserved in order, one at a time, before a part is sent; then up to
-// Config.OSSParallelParts parts are in flight to OSS at once, each
-// recorded as soon as OSS acknowledged it (see recordPart), in whatever
-// order that is. The record counts only the prefix without a gap.
+// reserved in order, one at a time, before a part is sent; at most
+// Config.OSSParallelParts parts are in flight to OSS at once (a streamed
+// part waits for one to end before it is sent), each recorded as soon as
+// OSS acknowledged it (see recordPart), in whatever order that is. The
+// record counts only the prefix without a gap.
 //
 // A request holds one part buffer per part in flight plus the one it
 // fills. It is always allowed two (the two that checkPartBudget reserves),
@@ -28,16 +29,18 @@ import (
 type pipeline struct {
 	in     chan *partBuf
 	slots  chan struct{} // one per part buffer of the request
+	sends  chan struct{} // one per part in flight
 	freed  chan struct{} // a slot was freed
 	done   chan struct{}
-	sends  sync.WaitGroup
+	group  sync.WaitGroup // the parts in flight
 	failed atomic.Bool
 	mu     sync.Mutex
 	err    error // the first failure
 }
 
 func (u *upload) startPipeline(ctx context.Context) *pipeline {
-	p := &pipeline{in: make(chan *partBuf, 1), slots: make(chan struct{}, max(u.s.cfg.OSSParallelParts, 1)+1),
+	n := max(u.s.cfg.OSSParallelParts, 1)
+	p := &pipeline{in: make(chan *partBuf, 1), slots: make(chan struct{}, n+1), sends: make(chan struct{}, n),
 		freed: make(chan struct{}, 1), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
@@ -51,17 +54,20 @@ func (u *upload) startPipeline(ctx context.Context) *pipeline {
 				p.let(buf)
 				continue
 			}
+			p.sends <- struct{}{} // wait for a part in flight to end
 			n, err := u.reservePart(ctx)
 			if err != nil {
+				<-p.sends
 				p.fail(err)
 				p.let(buf)
 				continue
 			}
-			p.sends.Add(1)
+			p.group.Add(1)
 			go func() {
-				defer p.sends.Done()
+				defer p.group.Done()
 				pt, err := u.sendPart(ctx, n, buf)
 				tailed := buf.tailed
+				<-p.sends  // the part is no longer in flight to OSS
 				p.let(buf) // acknowledged or failed: recording needs no bytes
 				if err == nil {
 					err = u.recordPart(ctx, pt, tailed)
@@ -69,7 +75,7 @@ func (u *upload) startPipeline(ctx context.Context) *pipeline {
 				p.fail(err)
 			}()
 		}
-		p.sends.Wait()
+		p.group.Wait()
 	}()
 	return p
 }

@@ -62,9 +62,11 @@ func (b *budget) put(blk *[blockSize]byte) {
 
 // room reports whether a request may take one more part buffer of size
 // beyond the two it is sure of: the budget has room for it and for two
-// more such buffers of other requests.
+// more such buffers of other requests, and a quarter of the budget stays
+// free for uploads that start meanwhile.
 func (b *budget) room(size int64) bool {
-	return int64(cap(b.slots)-len(b.slots))*blockSize >= 3*size
+	free := int64(cap(b.slots)-len(b.slots)) * blockSize
+	return free >= 3*size && free-size >= int64(cap(b.slots))*blockSize/4
 }
 
 // inUse is the number of bytes currently charged.

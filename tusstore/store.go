@@ -28,8 +28,11 @@ const (
 	DefaultExpiration    = 72 * time.Hour    // below VOD's 7-day cleanup of leftover parts
 	DefaultBufferBudget  = 512 << 20         // bytes of part buffers across all uploads
 	// DefaultOSSParallelParts is how many parts of one upload go to OSS at
-	// once by default.
-	DefaultOSSParallelParts = 4
+	// once by default. Measured (bench/compare, 30 ms RTT and 50 MiB/s per
+	// connection to OSS, 1 GiB in one PATCH): 4 parts 157 MiB/s, 8 parts
+	// 293, 12 parts 411, against tusd-s3's 302; on loopback it changes
+	// nothing measurable.
+	DefaultOSSParallelParts = 12
 	DefaultOSSTimeout       = 2 * time.Minute
 	DefaultOSSAttempts      = 3
 )

@@ -121,3 +121,28 @@ func (c *capReader) Read(p []byte) (int, error) {
 	c.left -= int64(n)
 	return n, err
 }
+
+// admit runs the checks every creation makes before VOD is called: the
+// upload's length against MaxSize and the buffer budget, the metadata
+// mapping into the VOD request for a media of mediaSize bytes (0: not
+// known yet), and the caller's rules. It returns the request, the owner
+// and the caller's size cap, and counts a refusal by reason.
+func (s *Store) admit(ctx context.Context, info handler.FileInfo, mediaSize int64) (vodbridge.CreateRequest, string, int64, error) {
+	if !info.SizeIsDeferred && info.Size > s.cfg.MaxSize {
+		return vodbridge.CreateRequest{}, "", 0, handler.ErrMaxSizeExceeded
+	}
+	if err := s.checkPartBudget(info.Size); err != nil {
+		return vodbridge.CreateRequest{}, "", 0, err
+	}
+	req, err := CreateRequest(info.MetaData, s.cfg.Defaults, mediaSize)
+	if err != nil {
+		s.metrics.rejected.WithLabelValues("metadata").Inc()
+		return vodbridge.CreateRequest{}, "", 0, err
+	}
+	owner, capSize, err := s.applyCaller(ctx, info, &req)
+	if err != nil {
+		s.metrics.rejected.WithLabelValues("caller").Inc()
+		return vodbridge.CreateRequest{}, "", 0, err
+	}
+	return req, owner, capSize, nil
+}

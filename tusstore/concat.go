@@ -110,20 +110,8 @@ func (s *Store) newPartial(ctx context.Context, info handler.FileInfo) (handler.
 		s.metrics.rejected.WithLabelValues("metadata").Inc()
 		return nil, ErrConcatGroupRequired
 	}
-	if info.Size > s.cfg.MaxSize {
-		return nil, handler.ErrMaxSizeExceeded
-	}
-	if err := s.checkPartBudget(info.Size); err != nil {
-		return nil, err
-	}
-	req, err := CreateRequest(info.MetaData, s.cfg.Defaults, 0) // the file's size is known only at the final
+	req, owner, capSize, err := s.admit(ctx, info, 0) // the file's size is known only at the final
 	if err != nil {
-		s.metrics.rejected.WithLabelValues("metadata").Inc()
-		return nil, err
-	}
-	owner, capSize, err := s.applyCaller(ctx, info, &req)
-	if err != nil {
-		s.metrics.rejected.WithLabelValues("caller").Inc()
 		return nil, err
 	}
 	key := groupKey(owner, group)

@@ -289,20 +289,8 @@ func (s *Store) NewUpload(ctx context.Context, info handler.FileInfo) (handler.U
 	if info.IsPartial || info.IsFinal {
 		return s.newConcatUpload(ctx, info)
 	}
-	if !info.SizeIsDeferred && info.Size > s.cfg.MaxSize {
-		return nil, handler.ErrMaxSizeExceeded
-	}
-	if err := s.checkPartBudget(info.Size); err != nil {
-		return nil, err
-	}
-	req, err := CreateRequest(info.MetaData, s.cfg.Defaults, info.Size)
+	req, owner, capSize, err := s.admit(ctx, info, info.Size)
 	if err != nil {
-		s.metrics.rejected.WithLabelValues("metadata").Inc()
-		return nil, err
-	}
-	owner, capSize, err := s.applyCaller(ctx, info, &req)
-	if err != nil {
-		s.metrics.rejected.WithLabelValues("caller").Inc()
 		return nil, err
 	}
 	if info.ID == "" {

@@ -37,50 +37,9 @@ cd "$root"
 tusjs="$root/internal/e2e/js/tus-upload.mjs"
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/vodgate-bench-par.XXXXXX")"
-gw_pid=""
-cleanup() {
-	local rc=$?
-	if [ -n "$gw_pid" ] && kill -0 "$gw_pid" 2>/dev/null; then
-		kill -TERM "$gw_pid" 2>/dev/null || true
-		wait "$gw_pid" 2>/dev/null || true
-	fi
-	if [ "$rc" != 0 ]; then
-		for f in "$tmp"/gateway-*.log; do
-			[ -f "$f" ] || continue
-			echo "--- $f (tail) ---" >&2
-			tail -n 30 "$f" >&2 || true
-		done
-	fi
-	if [ "${BENCH_KEEP:-}" = 1 ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-die() { echo "run.sh: $*" >&2; exit 1; }
-
-command -v node >/dev/null || die "node not found"
-[ -f node_modules/tus-js-client/package.json ] || npm ci --no-audit --no-fund --loglevel=error >/dev/null
-
-bin="${GATEWAY_BIN:-}"
-if [ -z "$bin" ]; then
-	echo "building gateway..." >&2
-	go build -o "$tmp/gateway" ./cmd/gateway
-	bin="$tmp/gateway"
-fi
-
-free_port() {
-	node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-
-http_status() {
-	node -e 'fetch(process.argv[1]).then(r=>console.log(r.status),()=>console.log("000"))' "$1"
-}
-
-src="$tmp/source.bin"
-echo "generating ${size_mib} MiB of random data..." >&2
-head -c "$((size_mib * 1048576))" /dev/urandom >"$src"
-src_sha="$(sha256sum "$src" | cut -d' ' -f1)"
+# shellcheck source=../lib.sh
+. "$root/bench/lib.sh"
+make_source "$size_mib"
 
 rows=()
 

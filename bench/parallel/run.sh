@@ -46,48 +46,23 @@ rows=()
 # run_case NAME PARALLEL (1 = single stream)
 run_case() {
 	local name="$1" par="$2"
-	local port oss_port vod_port redis_port data log
-	port="$(free_port)"
-	oss_port="$(free_port)"
-	vod_port="$(free_port)"
-	redis_port="$(free_port)"
-	data="$tmp/devdata-$par"
-	log="$tmp/gateway-$par.log"
-	mkdir -p "$data"
-	VODGATE_LISTEN="127.0.0.1:$port" VODGATE_DEV_DATA_DIR="$data" \
-		VODGATE_DEV_OSS_LISTEN="127.0.0.1:$oss_port" VODGATE_DEV_VOD_LISTEN="127.0.0.1:$vod_port" \
-		VODGATE_DEV_REDIS_LISTEN="127.0.0.1:$redis_port" VODGATE_LOG_LEVEL=warn \
-		"$bin" -dev >"$log" 2>&1 &
-	gw_pid=$!
-	local i
-	for i in $(seq 1 200); do
-		[ "$(http_status "http://127.0.0.1:$port/readyz")" = 200 ] && break
-		kill -0 "$gw_pid" 2>/dev/null || die "gateway -dev exited early (see $log)"
-		sleep 0.1
-	done
-	[ "$(http_status "http://127.0.0.1:$port/readyz")" = 200 ] || die "gateway -dev not ready on :$port"
+	start_dev_gateway "$par"
 
 	local opts out
 	opts="$(node -e 'const [e,f,p]=process.argv.slice(1);const m={filename:"bench.mp4",title:"bench"};
 const o={endpoint:e,file:f,sourceBuffer:true,metadata:m,retryDelays:[]};
 if(+p>1){o.parallelUploads=+p;o.metadataForPartialUploads={...m,vodGroup:"bench-"+Date.now()}}
-console.log(JSON.stringify(o))' "http://127.0.0.1:$port/files/" "$src" "$par")"
+console.log(JSON.stringify(o))' "http://127.0.0.1:$gw_port/files/" "$src" "$par")"
 	out="$(node "$tusjs" "$opts" | tail -n 1)" || die "upload $name failed: $out"
 
 	local hwm_kb
 	hwm_kb="$(awk '/^VmHWM:/{print $2}' "/proc/$gw_pid/status")"
-	local objects
-	objects="$(node -e 'fetch(process.argv[1]).then(r=>r.text()).then(t=>console.log(t),e=>{console.error(e);process.exit(1)})' \
-		"http://127.0.0.1:$oss_port/_sim/objects")"
-	grep -Eq "\"sha256\": *\"$src_sha\"" <<<"$objects" || die "upload $name: no object with the source's SHA-256 in the simulator: $objects"
+	check_source_object "$name"
 	local nobj
 	nobj="$(grep -Eo '"sha256"' <<<"$objects" | wc -l)"
 	[ "$nobj" = 1 ] || die "upload $name: $nobj objects in the simulator, want 1"
 
-	kill -TERM "$gw_pid" 2>/dev/null || true
-	wait "$gw_pid" 2>/dev/null || true
-	gw_pid=""
-	rm -rf "$data"
+	stop_dev_gateway
 
 	local ms
 	ms="$(node -e 'const r=JSON.parse(process.argv[1]);if(!r.ok){console.error(r.error);process.exit(1)}console.log(r.ms)' "$out")" \

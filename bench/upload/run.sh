@@ -56,14 +56,6 @@ r.writeHead(200,{"Content-Type":"application/x-protobuf"});r.end()})}).listen(+p
 # run_case NAME CHUNK_BYTES (0 = one PATCH) TRACING (0 or 1)
 run_case() {
 	local name="$1" chunk="$2" tracing="${3:-0}"
-	local port oss_port vod_port redis_port data log
-	port="$(free_port)"
-	oss_port="$(free_port)"
-	vod_port="$(free_port)"
-	redis_port="$(free_port)"
-	data="$tmp/devdata-$name"
-	log="$tmp/gateway-$name.log"
-	mkdir -p "$data"
 	local trace_env=() otlp_count="$tmp/otlp-$name.count"
 	if [ "$tracing" = 1 ]; then
 		local otlp_port
@@ -73,23 +65,11 @@ run_case() {
 			OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf OTEL_BSP_SCHEDULE_DELAY=200)
 	fi
 
-	env "${trace_env[@]}" VODGATE_LISTEN="127.0.0.1:$port" VODGATE_DEV_DATA_DIR="$data" \
-		VODGATE_DEV_OSS_LISTEN="127.0.0.1:$oss_port" VODGATE_DEV_VOD_LISTEN="127.0.0.1:$vod_port" \
-		VODGATE_DEV_REDIS_LISTEN="127.0.0.1:$redis_port" \
-		VODGATE_LOG_LEVEL=warn \
-		"$bin" -dev >"$log" 2>&1 &
-	gw_pid=$!
-	local i
-	for i in $(seq 1 200); do
-		[ "$(http_status "http://127.0.0.1:$port/readyz")" = 200 ] && break
-		kill -0 "$gw_pid" 2>/dev/null || die "gateway -dev exited early (see $log)"
-		sleep 0.1
-	done
-	[ "$(http_status "http://127.0.0.1:$port/readyz")" = 200 ] || die "gateway -dev not ready on :$port"
+	start_dev_gateway "$name" "${trace_env[@]}"
 
 	local opts out
 	opts="$(node -e 'const [e,f,c]=process.argv.slice(1);const o={endpoint:e,file:f,metadata:{filename:"bench.mp4",title:"bench"},retryDelays:[]};if(+c>0)o.chunkSize=+c;console.log(JSON.stringify(o))' \
-		"http://127.0.0.1:$port/files/" "$src" "$chunk")"
+		"http://127.0.0.1:$gw_port/files/" "$src" "$chunk")"
 	out="$(node "$tusjs" "$opts" | tail -n 1)" || die "upload $name failed: $out"
 
 	local hwm_kb rss_kb
@@ -97,15 +77,9 @@ run_case() {
 	rss_kb="$(awk '/^VmRSS:/{print $2}' "/proc/$gw_pid/status")"
 
 	# The object in the simulated OSS must be the source.
-	local objects
-	objects="$(node -e 'fetch(process.argv[1]).then(r=>r.text()).then(t=>console.log(t),e=>{console.error(e);process.exit(1)})' \
-		"http://127.0.0.1:$oss_port/_sim/objects")"
-	grep -Eq "\"sha256\": *\"$src_sha\"" <<<"$objects" || die "upload $name: no object with the source's SHA-256 in the simulator: $objects"
+	check_source_object "$name"
 
-	kill -TERM "$gw_pid" 2>/dev/null || true
-	wait "$gw_pid" 2>/dev/null || true
-	gw_pid=""
-	rm -rf "$data"
+	stop_dev_gateway
 	local exports="-"
 	if [ "$tracing" = 1 ]; then
 		exports="$(cat "$otlp_count")"

@@ -59,19 +59,29 @@ func vodsimCmd(args []string, stdout, stderr io.Writer) int {
 		defer vod.Close()
 		out = fmt.Sprintf("VOD=%s\nOSS=%s\n", vod.Endpoint(), oss.URL())
 	}
-	if *addrFile != "" {
-		if err := os.WriteFile(*addrFile+".tmp", []byte(out), 0o644); err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		if err := os.Rename(*addrFile+".tmp", *addrFile); err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
+	if !announce(stdout, stderr, *addrFile, out) {
+		return 1
 	}
-	fmt.Fprint(stdout, out)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
 	return 0
+}
+
+// announce writes out (the addresses a subcommand serves on) to addrFile,
+// if set, through a rename so a reader never sees half of it, and to
+// stdout. It reports a failure on stderr and returns false.
+func announce(stdout, stderr io.Writer, addrFile, out string) bool {
+	if addrFile != "" {
+		if err := os.WriteFile(addrFile+".tmp", []byte(out), 0o644); err != nil {
+			fmt.Fprintln(stderr, err)
+			return false
+		}
+		if err := os.Rename(addrFile+".tmp", addrFile); err != nil {
+			fmt.Fprintln(stderr, err)
+			return false
+		}
+	}
+	fmt.Fprint(stdout, out)
+	return true
 }

@@ -53,17 +53,9 @@ func wanproxyCmd(args []string, stdout, stderr io.Writer) int {
 	go hs.Serve(ln)
 	defer hs.Close()
 	out := fmt.Sprintf("URL=http://%s\nSTATS=http://%s/\n", p.Addr(), ln.Addr())
-	if *addrFile != "" {
-		if err := os.WriteFile(*addrFile+".tmp", []byte(out), 0o644); err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		if err := os.Rename(*addrFile+".tmp", *addrFile); err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
+	if !announce(stdout, stderr, *addrFile, out) {
+		return 1
 	}
-	fmt.Fprint(stdout, out)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	select {

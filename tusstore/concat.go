@@ -140,14 +140,9 @@ func (s *Store) newPartial(ctx context.Context, info handler.FileInfo) (handler.
 		},
 		cred: cred, next: base,
 	}}
-	fields, err := encodeRecord(u.rec)
-	if err != nil {
+	if err := s.createGroupRecord(ctx, u); err != nil {
 		return nil, err
 	}
-	if err := s.cfg.Records.Create(ctx, u.id, fields); err != nil {
-		return nil, s.tusError("create record", err)
-	}
-	s.media.put(u.id, &u.rec.info)
 	s.log.InfoContext(ctx, "PartialCreated", "id", u.id, "group", key, "seq", seq, "mediaId", g.MediaID,
 		"size", info.Size, "firstPart", base)
 	s.journalCreated(ctx, u, req.FileName, req.Title)
@@ -333,4 +328,18 @@ func joinRanges(ids []string, recs []*record) string {
 		out[i] = describeRange(ids[i], &recs[i].info)
 	}
 	return strings.Join(out, ", ")
+}
+
+// createGroupRecord writes the new record of a partial or final upload
+// and caches its info.
+func (s *Store) createGroupRecord(ctx context.Context, u *upload) error {
+	fields, err := encodeRecord(u.rec)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Records.Create(ctx, u.id, fields); err != nil {
+		return s.tusError("create record", err)
+	}
+	s.media.put(u.id, &u.rec.info)
+	return nil
 }

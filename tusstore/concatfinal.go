@@ -67,14 +67,9 @@ func (s *Store) newFinal(ctx context.Context, info handler.FileInfo) (handler.Up
 		},
 		cred: cred,
 	}}
-	fields, err := encodeRecord(u.rec)
-	if err != nil {
+	if err := s.createGroupRecord(ctx, u); err != nil {
 		return nil, err
 	}
-	if err := s.cfg.Records.Create(ctx, u.id, fields); err != nil {
-		return nil, s.tusError("create record", err)
-	}
-	s.media.put(u.id, &u.rec.info)
 	s.log.InfoContext(ctx, "FinalCreated", "id", u.id, "group", first.Group, "mediaId", first.MediaID,
 		"size", info.Size, "partials", len(recs))
 	req, _ := CreateRequest(first.MetaData, s.cfg.Defaults, 0) // validated when the partial was created

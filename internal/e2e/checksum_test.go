@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/md5"
 	"crypto/sha1"
@@ -9,10 +8,8 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/binary"
-	"fmt"
 	"hash/crc32"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/vodgate/vodgate/internal/osstest"
 )
@@ -457,23 +453,8 @@ func TestChecksumInterrupted(t *testing.T) {
 	data := src.readRange(t, 0, total)
 	uploadURL, post := createUpload(t, s.GW.Endpoint(), total, map[string]string{"filename": "cut.mp4"})
 
-	u, err := url.Parse(uploadURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = conn.SetDeadline(time.Now().Add(time.Minute))
-	bw := bufio.NewWriter(conn)
-	fmt.Fprintf(bw, "PATCH %s HTTP/1.1\r\nHost: %s\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n"+
-		"Upload-Offset: 0\r\nUpload-Checksum: %s\r\nContent-Length: %d\r\n\r\n", u.RequestURI(), u.Host, checksumOf("sha1", data), total)
-	_, _ = bw.Write(data[:total*3/4]) // 1.5 MiB: six parts' worth
-	_ = bw.Flush()
-	_ = conn.(*net.TCPConn).CloseWrite()
-	_, _ = io.Copy(io.Discard, conn)
-	conn.Close()
+	// 1.5 MiB of 2 (six parts' worth), then the connection half-closes.
+	writeTruncatedPatch(t, uploadURL, src, 0, total, total*3/4, "Upload-Checksum: "+checksumOf("sha1", data))
 
 	// The gateway answered (or closed) only once the PATCH ended.
 	if off := headOffset(t, uploadURL); off != 0 {

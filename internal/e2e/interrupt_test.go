@@ -63,9 +63,10 @@ func TestInterruptedPatchKeepsBytes(t *testing.T) {
 }
 
 // writeTruncatedPatch sends a PATCH at off declaring Content-Length declared
-// over a raw connection, writes only send bytes of src from off, half-closes
-// the connection, and returns whatever the gateway answered.
-func writeTruncatedPatch(t *testing.T, uploadURL string, src source, off, declared, send int64) string {
+// over a raw connection, with the extra header lines ("Name: value"),
+// writes only send bytes of src from off, half-closes the connection, and
+// returns whatever the gateway answered.
+func writeTruncatedPatch(t *testing.T, uploadURL string, src source, off, declared, send int64, header ...string) string {
 	t.Helper()
 	u, err := url.Parse(uploadURL)
 	if err != nil {
@@ -79,8 +80,12 @@ func writeTruncatedPatch(t *testing.T, uploadURL string, src source, off, declar
 	_ = conn.SetDeadline(time.Now().Add(2 * time.Minute))
 	bw := bufio.NewWriterSize(conn, 1<<20)
 	fmt.Fprintf(bw, "PATCH %s HTTP/1.1\r\nHost: %s\r\nTus-Resumable: 1.0.0\r\n"+
-		"Content-Type: application/offset+octet-stream\r\nUpload-Offset: %d\r\nContent-Length: %d\r\n\r\n",
+		"Content-Type: application/offset+octet-stream\r\nUpload-Offset: %d\r\nContent-Length: %d\r\n",
 		u.RequestURI(), u.Host, off, declared-off)
+	for _, h := range header {
+		fmt.Fprintf(bw, "%s\r\n", h)
+	}
+	fmt.Fprint(bw, "\r\n")
 	f, err := os.Open(src.Path)
 	if err != nil {
 		t.Fatal(err)

@@ -148,8 +148,10 @@ func TestProactiveRefresh(t *testing.T) {
 		wait          time.Duration
 		due           time.Duration // a credential's age when it is due
 	}{
-		// 3,000 s credentials minus 2,999 s: due one second after issue.
-		{"refresh-before ahead of the deadline", 0, 2999 * time.Second, 1100 * time.Millisecond, time.Second},
+		// 3,000 s credentials minus 2,998 s: due one to two seconds after
+		// issue (VOD states the deadline in whole seconds, so it may be up
+		// to a second earlier than issue + 3,000 s).
+		{"refresh-before ahead of the deadline", 0, 2998 * time.Second, 2100 * time.Millisecond, time.Second},
 		// 3 s credentials: due at 2.5 s (a sixth of the lifetime ahead), not
 		// on every call as the 500 s default alone would make it.
 		{"short-lived credentials", 3 * time.Second, DefaultRefreshBefore, 2600 * time.Millisecond, 2500 * time.Millisecond},
